@@ -1,0 +1,172 @@
+"""Capacity under the SLO: the most throughput a model sustains on one profile of one GPU type.
+
+DESIGN.md section 1: a point is feasible when its latency meets the SLO rule and its memory fits the profile
+(and its process count is within ``policy.max_processes``); capacity is the best throughput among feasible points,
+with the point that gives it. Under ``arrivals: "smooth"`` the rule is ``latency_ms <= latency_budget_fraction *
+slo_ms``; under ``"poisson"`` a point's usable rate comes from ``queueing.poisson_capacity``.
+
+Real MIG points and emulated ones are never mixed silently: where a key has real points, emulated ones are
+ignored; where it has only emulated ones, the capacity carries ``emulated=True``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .catalog import FULL
+from .loading import Problem
+from .schema import MeasurementRecord, ModelDemand, Policy
+
+Key = tuple[str, str, str]
+"""(model, canonical GPU type, profile)."""
+
+
+@dataclass(frozen=True)
+class Points:
+    """The points known for one key, as parallel numpy arrays (vectorised feasibility)."""
+
+    batch: np.ndarray
+    processes: np.ndarray
+    latency_ms: np.ndarray
+    throughput_rps: np.ndarray
+    memory_gb: np.ndarray  # NaN = unknown (assumed to fit)
+    source: tuple[str, ...]
+    emulated: bool
+
+    def __len__(self) -> int:
+        return len(self.batch)
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """The best SLO-feasible point of a model on a profile."""
+
+    model: str
+    gpu: str
+    profile: str
+    batch: int
+    processes: int
+    latency_ms: float
+    capacity_rps: float
+    source: str
+    emulated: bool
+
+
+def points_from_records(records: list[MeasurementRecord], source: str = "measured") -> Points:
+    """Arrays for records of one key; emulated ones dropped where real ones exist."""
+    real = [r for r in records if not r.emulated]
+    use = real or records
+    return Points(
+        batch=np.array([r.batch for r in use], dtype=np.int64),
+        processes=np.array([r.processes for r in use], dtype=np.int64),
+        latency_ms=np.array([r.latency_ms for r in use], dtype=float),
+        throughput_rps=np.array([r.rate_rps for r in use], dtype=float),
+        memory_gb=np.array([np.nan if r.memory_gb is None else r.memory_gb for r in use], dtype=float),
+        source=tuple(source for _ in use),
+        emulated=not real,
+    )
+
+
+def measured_points(problem: Problem) -> dict[Key, Points]:
+    """Measured points per key for GPU types in the catalog (colocated points are interference data, not
+    solo capacity, and are left out)."""
+    groups: dict[Key, list[MeasurementRecord]] = defaultdict(list)
+    for r in problem.measurements:
+        gpu = problem.catalog.resolve(r.gpu)
+        if gpu is None or r.colocated:
+            continue
+        groups[(r.model, gpu, r.profile)].append(r)
+    return {k: points_from_records(v) for k, v in groups.items()}
+
+
+def usable_rates(pts: Points, slo_ms: float, policy: Policy) -> np.ndarray:
+    """Rate each point can carry within the SLO (0 where it cannot), before memory and process limits."""
+    if policy.arrivals == "poisson":
+        from .queueing import poisson_capacity
+
+        return np.array([
+            poisson_capacity(int(b), int(k), float(lat), slo_ms, policy.target_attainment)
+            for b, k, lat in zip(pts.batch, pts.processes, pts.latency_ms)
+        ], dtype=float)
+    ok = pts.latency_ms <= policy.latency_budget_fraction * slo_ms * (1 + 1e-12)
+    return np.where(ok, pts.throughput_rps, 0.0)
+
+
+def best_capacity(key: Key, pts: Points, slo_ms: float, policy: Policy, memory_gb: float) -> Capacity | None:
+    """The best feasible point of ``pts`` (ties: smaller batch, then fewer processes), or None."""
+    if len(pts) == 0:
+        return None
+    rate = usable_rates(pts, slo_ms, policy)
+    fits = np.isnan(pts.memory_gb) | (pts.memory_gb <= memory_gb)
+    if policy.max_processes is not None:
+        fits &= pts.processes <= policy.max_processes
+    rate = np.where(fits, rate, 0.0)
+    if not np.any(rate > 0):
+        return None
+    order = np.lexsort((pts.processes, pts.batch, -rate))
+    i = int(order[0])
+    return Capacity(key[0], key[1], key[2], int(pts.batch[i]), int(pts.processes[i]), float(pts.latency_ms[i]),
+                    float(rate[i]), pts.source[i], pts.emulated)
+
+
+def all_points(problem: Problem) -> dict[Key, Points]:
+    """Measured points, plus fitted predictions where the policy asks for them."""
+    pts = measured_points(problem)
+    if problem.instance.policy.use_predictions:
+        from .prediction import add_predictions
+
+        pts = add_predictions(problem, pts)
+    return pts
+
+
+def capacity_table(problem: Problem) -> dict[Key, Capacity]:
+    """Capacity of every (model, GPU type in the pool, profile) with a feasible point."""
+    inst, cat = problem.instance, problem.catalog
+    slo = {m.name: m for m in inst.models}
+    pool = {cat.resolve(g.type) for g in inst.gpus}
+    out: dict[Key, Capacity] = {}
+    for key, pts in all_points(problem).items():
+        model, gpu, profile = key
+        if model not in slo or gpu not in pool:
+            continue
+        gtype = cat.gpus[gpu]
+        if profile != FULL and gtype.profile(profile).media_extensions:
+            continue
+        cap = best_capacity(key, pts, slo[model].slo_ms, inst.policy, gtype.profile_memory_gb(profile))
+        if cap is not None:
+            out[key] = cap
+    return out
+
+
+def best_latency(problem: Problem, model: ModelDemand) -> tuple[float, str] | None:
+    """Lowest measured latency of a model on any GPU of the pool, with where (for infeasibility reports)."""
+    pool = {problem.catalog.resolve(g.type) for g in problem.instance.gpus}
+    best: tuple[float, str] | None = None
+    for (m, gpu, prof), pts in measured_points(problem).items():
+        if m == model.name and gpu in pool and len(pts):
+            i = int(np.argmin(pts.latency_ms))
+            cand = (float(pts.latency_ms[i]), f"{gpu} {prof} batch {int(pts.batch[i])}")
+            best = cand if best is None or cand[0] < best[0] else best
+    return best
+
+
+def slo_problems(problem: Problem, table: dict[Key, Capacity] | None = None) -> list[str]:
+    """One line per model that meets its SLO on no profile of the pool, with its best latency."""
+    table = capacity_table(problem) if table is None else table
+    served = {k[0] for k in table}
+    pol = problem.instance.policy
+    out = []
+    for m in problem.instance.models:
+        if m.name in served:
+            continue
+        best = best_latency(problem, m)
+        where = f"best measured latency {best[0]:g} ms ({best[1]})" if best else "no measurements"
+        if pol.arrivals == "smooth":
+            rule = f"budget {pol.latency_budget_fraction:g} x {m.slo_ms:g} ms = {pol.latency_budget_fraction * m.slo_ms:g} ms"
+        else:
+            rule = f"poisson arrivals at {pol.target_attainment:g} attainment within {m.slo_ms:g} ms"
+        out.append(f"model '{m.name}' cannot meet its SLO on any profile: {where}; {rule}")
+    return out

@@ -1,0 +1,109 @@
+"""Reading contract files from disk: JSON parse, pydantic validation, `file: field: reason` errors.
+
+Why one place: every command reads instances and calibration files the same way, and the error messages tests
+assert on come from here. Catalog-dependent checks (GPU types, profiles) are done by ``validation.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .catalog import Catalog, default_catalog
+from .errors import InputError, format_loc
+from .schema import CalibrationFile, Instance, MeasurementRecord
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def read_json(path: str | Path) -> Any:
+    """Parse a JSON file; InputError naming the file on any problem."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise InputError("file not found", file=str(path)) from None
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})", file=str(path)) from None
+
+
+def parse(model: type[T], data: Any, file: str | None, prefix: str = "") -> T:
+    """Validate ``data`` as ``model``; the first error becomes `file: field: reason`."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = format_loc(tuple(err["loc"]))
+        reason = err["msg"]
+        if err["type"] == "extra_forbidden":
+            reason = "unknown field"
+        elif err["type"] == "missing":
+            reason = "required field missing"
+        field_name = f"{prefix}.{loc}" if prefix and loc != "(top level)" else (prefix or loc)
+        raise InputError(reason, file=file, field=field_name) from None
+
+
+def load_calibration(path: str | Path) -> CalibrationFile:
+    """Read a calibration file (``{"measurements": [...], "meta": {...}}``)."""
+    return parse(CalibrationFile, read_json(path), str(path))
+
+
+@dataclass(frozen=True)
+class SourcedRecord:
+    """A measurement with where it came from, so later errors can name the file and field."""
+
+    record: MeasurementRecord
+    file: str
+    field: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An instance with everything resolved: its file, its measurements from all sources, the catalog."""
+
+    instance: Instance
+    file: str | None
+    catalog: Catalog
+    records: tuple[SourcedRecord, ...] = field(default=())
+
+    @property
+    def measurements(self) -> tuple[MeasurementRecord, ...]:
+        return tuple(s.record for s in self.records)
+
+
+def problem_from_instance(instance: Instance, file: str | None = None, catalog: Catalog | None = None,
+                          base_dir: Path | None = None) -> Problem:
+    """Resolve an already-parsed instance: read its calibration files, collect records with their origin."""
+    catalog = catalog or default_catalog()
+    base = base_dir if base_dir is not None else (Path(file).parent if file else Path.cwd())
+    recs = [SourcedRecord(r, file or "(instance)", f"measurements[{i}]") for i, r in enumerate(instance.measurements)]
+    for j, rel in enumerate(instance.calibration):
+        path = base / rel
+        if not path.exists():
+            raise InputError(f"calibration file not found: {path}", file=file, field=f"calibration[{j}]")
+        cal = load_calibration(path)
+        recs += [SourcedRecord(r, str(path), f"measurements[{i}]") for i, r in enumerate(cal.measurements)]
+    return Problem(instance, file, catalog, tuple(recs))
+
+
+def load_instance(path: str | Path, catalog: Catalog | None = None) -> Problem:
+    """Read an instance file and the calibration files it names, validated (see ``validation.check``).
+
+    Example::
+
+        >>> from majula_model import load_instance
+        >>> problem = load_instance("instances/default.json")   # doctest: +SKIP
+    """
+    from .validation import check
+
+    inst = parse(Instance, read_json(path), str(path))
+    problem = problem_from_instance(inst, str(path), catalog)
+    check(problem)
+    return problem

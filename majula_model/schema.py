@@ -1,0 +1,190 @@
+"""The data contract (DESIGN.md section 3) as pydantic models: measurement records, calibration files,
+instances and plans.
+
+Why here and only here: every file boundary validates through these models, so unknown fields are rejected
+(``extra="forbid"``), units live in field names, and ``majula schema`` prints the JSON Schema with the help text
+from ``Field(description=...)``. Semantic checks that need the catalog (unknown GPU, profile) live in
+``validation.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_CFG = ConfigDict(frozen=True, extra="forbid")
+
+
+class Colocated(BaseModel):
+    """A co-runner in the same instance while a point was measured."""
+
+    model_config = _CFG
+    model: str = Field(min_length=1, description="Name of the co-running model.")
+    batch: int = Field(ge=1, description="Batch size of the co-running model.")
+
+
+class MeasurementRecord(BaseModel):
+    """One measured point: a model at a batch size and process count on one profile of one GPU type."""
+
+    model_config = _CFG
+    model: str = Field(min_length=1, description="Model name, e.g. 'resnet50'.")
+    gpu: str = Field(min_length=1, description="GPU type from the catalog (or an alias), or 'cpu'.")
+    profile: str = Field(min_length=1, description="MIG profile, e.g. '3g.40gb', or 'full' (MIG disabled).")
+    batch: int = Field(ge=1, description="Batch size.")
+    processes: int = Field(1, ge=1, description="Processes of the model running in the instance (MPS).")
+    latency_ms: float = Field(gt=0, description="Batch execution latency at the SLO percentile (p99), ms.")
+    p50_ms: float | None = Field(None, gt=0, description="Median batch latency, ms.")
+    p90_ms: float | None = Field(None, gt=0, description="90th percentile batch latency, ms.")
+    throughput_rps: float | None = Field(
+        None, gt=0, description="Instance total over all processes, requests/s; derived when omitted.")
+    memory_gb: float | None = Field(None, ge=0, description="Peak memory of the instance, GB; None = fits.")
+    emulated: bool = Field(False, description="Measured on an emulated slice (e.g. SM-limited), not real MIG.")
+    colocated: tuple[Colocated, ...] = Field((), description="Other models running in the same instance.")
+
+    @property
+    def rate_rps(self) -> float:
+        """Throughput of the point: measured, else processes * batch * 1000 / latency_ms (DESIGN.md section 1)."""
+        if self.throughput_rps is not None:
+            return self.throughput_rps
+        return self.processes * self.batch * 1000.0 / self.latency_ms
+
+
+class CalibrationFile(BaseModel):
+    """Measurements with their provenance, as written by ``majula calibrate`` and the importers."""
+
+    model_config = _CFG
+    measurements: tuple[MeasurementRecord, ...] = Field(description="Measured points.")
+    meta: dict | None = Field(None, description="Provenance: device, driver, date, tool versions, notes.")
+
+
+class GpuPool(BaseModel):
+    """GPUs of one type available to the plan."""
+
+    model_config = _CFG
+    type: str = Field(min_length=1, description="GPU type from the catalog, or an alias.")
+    count: int = Field(ge=1, description="GPUs available (for min_gpus, an upper bound).")
+    cost: float = Field(1.0, gt=0, description="Cost of one GPU (min_gpus minimises total cost).")
+
+
+class ModelDemand(BaseModel):
+    """A served model: its latency SLO and its demand."""
+
+    model_config = _CFG
+    name: str = Field(min_length=1, description="Model name, as in the measurements.")
+    slo_ms: float = Field(gt=0, description="End-to-end latency SLO per request, ms.")
+    demand_rps: float = Field(gt=0, description="Requests per second to serve.")
+
+
+class Policy(BaseModel):
+    """How capacity is judged against the SLO, and what may share an instance."""
+
+    model_config = _CFG
+    arrivals: Literal["smooth", "poisson"] = Field(
+        "smooth", description="'smooth': batch latency within latency_budget_fraction of the SLO (Nexus); "
+        "'poisson': capacity keeps target_attainment of Poisson arrivals within the SLO.")
+    latency_budget_fraction: float = Field(
+        0.5, gt=0, le=1, description="Share of the SLO a batch's execution latency may use (smooth arrivals).")
+    max_processes: int | None = Field(None, ge=1, description="Most MPS processes per instance; None = no limit.")
+    max_models_per_instance: int = Field(1, ge=1, description="Most distinct models sharing one instance.")
+    target_attainment: float = Field(
+        0.99, gt=0, lt=1, description="Share of requests within the SLO that 'poisson' capacity keeps.")
+    use_predictions: bool = Field(
+        False, description="Also use fitted predictions for profiles or batches that were not measured.")
+
+
+Objective = Literal["max_throughput", "max_scale", "min_gpus"]
+
+
+class Instance(BaseModel):
+    """A placement question: GPUs, models with SLOs and demand, and the measurements to judge them by."""
+
+    model_config = _CFG
+    name: str = Field(min_length=1, description="Instance name.")
+    gpus: tuple[GpuPool, ...] = Field(min_length=1, description="GPU pools.")
+    models: tuple[ModelDemand, ...] = Field(min_length=1, description="Models to serve.")
+    measurements: tuple[MeasurementRecord, ...] = Field((), description="Inline measurement records.")
+    calibration: tuple[str, ...] = Field((), description="Calibration files, relative to the instance file.")
+    policy: Policy = Field(default_factory=Policy, description="SLO and sharing policy.")
+    objective: Objective = Field("max_throughput", description="What to optimise.")
+    gpus_per_node: int = Field(8, ge=1, description="GPUs per node, for the mig-parted export.")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "Instance":
+        for what, names in (("models", [m.name for m in self.models]), ("gpus", [g.type for g in self.gpus])):
+            seen: set[str] = set()
+            for i, n in enumerate(names):
+                if n in seen:
+                    raise ValueError(f"{what}[{i}]: duplicate name '{n}'")
+                seen.add(n)
+        return self
+
+
+class PlanModelRun(BaseModel):
+    """One model served by one instance."""
+
+    model_config = _CFG
+    name: str = Field(description="Model name.")
+    batch: int = Field(ge=1, description="Batch size.")
+    processes: int = Field(ge=1, description="MPS processes of the model in the instance.")
+    latency_ms: float = Field(gt=0, description="Batch latency at this point (p99), ms.")
+    rate_rps: float = Field(ge=0, description="Requests/s routed to this instance for this model.")
+    capacity_rps: float = Field(ge=0, description="Most requests/s this instance can serve within the SLO.")
+
+
+class PlanInstance(BaseModel):
+    """One GPU instance (or a whole GPU, profile 'full') and what runs on it."""
+
+    model_config = _CFG
+    profile: str = Field(description="MIG profile, or 'full' for a GPU with MIG disabled.")
+    start: int = Field(ge=0, description="Memory-slice start index of the instance.")
+    models: tuple[PlanModelRun, ...] = Field(description="Models served by this instance.")
+
+
+class PlanGpu(BaseModel):
+    """One physical GPU of the plan."""
+
+    model_config = _CFG
+    id: int = Field(ge=0, description="GPU index in the plan (nodes take gpus_per_node consecutive ids).")
+    type: str = Field(description="GPU type.")
+    geometry: tuple[str, ...] = Field(description="Profiles of the GPU's instances (['full'] = MIG disabled).")
+    instances: tuple[PlanInstance, ...] = Field(description="Instances with their start index and models.")
+
+
+class PlanModel(BaseModel):
+    """Per-model totals of the plan."""
+
+    model_config = _CFG
+    name: str = Field(description="Model name.")
+    demand_rps: float = Field(description="Demand from the instance.")
+    served_rps: float = Field(description="Requests/s the plan routes to the model's instances.")
+    capacity_rps: float = Field(description="Sum of the capacities of the model's instances.")
+
+
+class PlanObjective(BaseModel):
+    """Objective kind, the value reached and the proven bound."""
+
+    model_config = _CFG
+    kind: Objective = Field(description="Objective optimised.")
+    value: float | None = Field(description="Objective value of the plan.")
+    bound: float | None = Field(description="Best bound proven by the solver.")
+
+
+PlanStatus = Literal["optimal", "feasible", "infeasible", "no_solution", "error"]
+
+
+class Plan(BaseModel):
+    """A solved plan (``majula solve --json``)."""
+
+    model_config = _CFG
+    instance: str = Field(description="Instance name.")
+    objective: PlanObjective = Field(description="Objective and bound.")
+    status: PlanStatus = Field(description="optimal, feasible (limit hit; see gap), infeasible, no_solution, error.")
+    gap: float | None = Field(description="Relative gap between value and bound (0 = proven optimal).")
+    solver: str = Field(description="Solver used.")
+    solve_seconds: float = Field(ge=0, description="Wall time of the solve.")
+    gpus: tuple[PlanGpu, ...] = Field(description="Used GPUs; unused ones are left out.")
+    models: tuple[PlanModel, ...] = Field(description="Per-model totals.")
+
+
+SCHEMAS: dict[str, type[BaseModel]] = {"instance": Instance, "plan": Plan, "calibration": CalibrationFile}
