@@ -1,0 +1,63 @@
+"""Import the ParvaGPU profiling CSVs (one file per model, A100 80GB MIG slices).
+
+Layout (see ../shared/data/parvagpu-a100-80gb/README.md): ``Mig instance,Batch size,Workload Number,Throughput,
+Latency``; compute slices 1,2,3,4,7; ``Throughput`` is per process (the instance total is Throughput x Workload
+Number); ``Latency`` is seconds per batch rounded to 1 ms; a ``0,0`` row was not measured (or ran out of memory).
+The files are read at run time, never copied into this repository (their licence travels with them).
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+from ..errors import InputError
+from ..schema import CalibrationFile, MeasurementRecord
+
+PARVAGPU_PROFILES = {1: "1g.10gb", 2: "2g.20gb", 3: "3g.40gb", 4: "4g.40gb", 7: "7g.80gb"}
+"""Compute slices of the CSV's ``Mig instance`` column -> A100-SXM4-80GB profile."""
+
+_COLUMNS = ["Mig instance", "Batch size", "Workload Number", "Throughput", "Latency"]
+
+
+def read_parvagpu_csv(path: Path, model: str, gpu: str = "A100-SXM4-80GB") -> list[MeasurementRecord]:
+    """Records of one model's CSV; missing (0,0) rows are skipped."""
+    out: list[MeasurementRecord] = []
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or [c.strip() for c in reader.fieldnames] != _COLUMNS:
+            raise InputError(f"expected columns {','.join(_COLUMNS)}, got {reader.fieldnames}", file=str(path))
+        for line, row in enumerate(reader, start=2):
+            try:
+                slices, batch, procs = int(row["Mig instance"]), int(row["Batch size"]), int(row["Workload Number"])
+                tput, lat_s = float(row["Throughput"]), float(row["Latency"])
+            except (TypeError, ValueError):
+                raise InputError("non-numeric value", file=str(path), field=f"line {line}") from None
+            if tput <= 0 or lat_s <= 0:
+                continue
+            if slices not in PARVAGPU_PROFILES:
+                raise InputError(f"unknown Mig instance {slices} (expected 1,2,3,4,7)", file=str(path),
+                                 field=f"line {line}")
+            out.append(MeasurementRecord(
+                model=model, gpu=gpu, profile=PARVAGPU_PROFILES[slices], batch=batch, processes=procs,
+                latency_ms=round(lat_s * 1000.0, 6), throughput_rps=round(tput * procs, 6)))
+    return out
+
+
+def read_parvagpu(directory: str | Path, gpu: str = "A100-SXM4-80GB",
+                  models: list[str] | None = None) -> CalibrationFile:
+    """All ``*.csv`` files of a ParvaGPU ``prof_data`` folder (model name = file stem) as one calibration file."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise InputError("not a directory", file=str(root))
+    files = sorted(root.glob("*.csv"))
+    if models is not None:
+        files = [f for f in files if f.stem in set(models)]
+    if not files:
+        raise InputError("no ParvaGPU CSV files found", file=str(root))
+    records = [r for f in files for r in read_parvagpu_csv(f, f.stem, gpu)]
+    meta = {"source": "ParvaGPU (Lee et al., SC 2024) prof_data, MIT licence", "imported_from": str(root),
+            "device": gpu, "date": date.today().isoformat(),
+            "notes": "Latency rounded to 1 ms upstream; throughput_rps = per-process Throughput x Workload Number."}
+    return CalibrationFile(measurements=tuple(records), meta=meta)

@@ -1,0 +1,32 @@
+"""Shared test fixtures: the repository root, the public data in ../shared/data, small instances."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("MAJULA_SHARED_DATA", ROOT.parent / "shared" / "data"))
+PARVAGPU_DIR = SHARED_DATA / "parvagpu-a100-80gb"
+
+settings.register_profile("ci", max_examples=40, deadline=None)
+settings.load_profile("ci")
+
+
+@pytest.fixture(scope="session")
+def parvagpu_dir() -> Path:
+    """The ParvaGPU A100 80GB CSVs (read at run time; never copied into the repository)."""
+    if not PARVAGPU_DIR.is_dir():
+        pytest.skip(f"public data not found at {PARVAGPU_DIR}")
+    return PARVAGPU_DIR
+
+
+@pytest.fixture(scope="session")
+def parvagpu_calibration(parvagpu_dir):
+    """All ParvaGPU measurements as a CalibrationFile."""
+    from majula_model.importers import read_parvagpu
+
+    return read_parvagpu(parvagpu_dir)
