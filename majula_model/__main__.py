@@ -1,0 +1,5 @@
+"""``python -m majula_model`` = the ``majula`` command."""
+
+from .cli import entry
+
+entry()

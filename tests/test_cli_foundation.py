@@ -1,0 +1,89 @@
+"""CLI contract of the foundation commands (issue 2): `gpus`, `schema`, `validate`; exit codes 0/1/2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from majula_model.cli import main
+
+from test_contract import BASE, _mutate, _write
+from test_geometry import CAT, brute_force_multisets
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_gpus_json_lists_exactly_the_valid_geometries(capsys):
+    code, out, _ = run(capsys, "gpus", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert [g["type"] for g in doc["gpus"]] == ["A100-SXM4-40GB", "A100-SXM4-80GB", "H100-SXM5-80GB",
+                                                "H100-NVL-94GB", "H200-SXM5-141GB", "A30-24GB"]
+    for g in doc["gpus"]:
+        got = [frozenset(Counter(geo).items()) for geo in g["geometries"]]
+        assert len(got) == len(set(got))
+        assert set(got) == brute_force_multisets(CAT.get(g["type"]))
+        assert not any("+me" in p or p == "full" for geo in g["geometries"] for p in geo)
+        assert {"type", "aliases", "compute_slices", "memory_slices", "memory_gb", "profiles"} <= set(g)
+    h100 = next(g for g in doc["gpus"] if g["type"] == "H100-SXM5-80GB")
+    assert "NVIDIA H100 80GB HBM3" in h100["aliases"]
+    assert ["4g.40gb", "3g.40gb"] in h100["geometries"]
+
+
+def test_gpus_table_and_filter(capsys):
+    code, out, _ = run(capsys, "gpus", "--gpu", "NVIDIA A30", "--all")
+    assert code == 0 and "A30-24GB" in out and "A100" not in out and "[maximal]" in out
+
+
+@pytest.mark.parametrize("kind", ["instance", "plan", "calibration"])
+def test_schema(capsys, kind):
+    code, out, _ = run(capsys, "schema", kind)
+    assert code == 0 and json.loads(out)["additionalProperties"] is False
+
+
+def test_validate_ok(capsys, tmp_path):
+    code, out, _ = run(capsys, "validate", str(_write(tmp_path, BASE)))
+    assert code == 0 and "ok" in out
+
+
+def test_validate_slo_unreachable_is_exit_1_with_best_latency(capsys, tmp_path):
+    doc = _mutate("models.0.slo_ms", 30.0)  # budget 15 ms < the only point's 20 ms
+    code, _, err = run(capsys, "validate", str(_write(tmp_path, doc)))
+    assert code == 1
+    assert "model 'm' cannot meet its SLO" in err and "best measured latency 20 ms" in err
+
+
+def test_validate_memory_too_small_is_infeasible(capsys, tmp_path):
+    doc = _mutate("measurements.0.memory_gb", 12.0)  # 1g.10gb has 10 GB
+    code, _, err = run(capsys, "validate", str(_write(tmp_path, doc)))
+    assert code == 1 and "cannot meet its SLO" in err
+
+
+def test_bad_input_exit_2_names_field(capsys, tmp_path):
+    code, _, err = run(capsys, "validate", str(_write(tmp_path, _mutate("models.0.slo_ms", -1))))
+    assert code == 2 and "models[0].slo_ms" in err and "inst.json" in err
+    code, _, err = run(capsys, "--catalog", str(tmp_path / "none.json"), "gpus")
+    assert code == 2 and "none.json" in err
+
+
+@pytest.mark.parametrize("content", ["", "[]", "{\"name\": 3}", "{not json", "\x00\x01"])
+def test_console_script_never_prints_a_traceback(tmp_path, content):
+    p = tmp_path / "bad.json"
+    p.write_text(content)
+    proc = subprocess.run([sys.executable, "-m", "majula_model", "validate", str(p)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "bad.json" in proc.stderr
+
+
+def test_usage_error_exit_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["gpus", "--nope"])
+    assert e.value.code == 2
