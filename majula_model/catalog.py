@@ -49,11 +49,16 @@ class GpuType(BaseModel):
     memory_bandwidth_gbps: float | None = Field(None, gt=0, description="Spec-sheet memory bandwidth, GB/s.")
     fp32_tflops: float | None = Field(None, gt=0, description="Spec-sheet dense FP32 TFLOPS.")
     fp16_tflops: float | None = Field(None, gt=0, description="Spec-sheet dense FP16 tensor TFLOPS.")
-    profiles: tuple[Profile, ...] = Field(min_length=1, description="MIG profiles of this type.")
+    profiles: tuple[Profile, ...] = Field((), description="MIG profiles of this type (none: MIG unsupported).")
+    mig: bool = Field(True, description="Supports MIG; False for a device used whole (profile 'full' only).")
 
     @model_validator(mode="after")
     def _check_profiles(self) -> "GpuType":
         names = [p.name for p in self.profiles]
+        if self.mig and not names:
+            raise ValueError(f"MIG-capable type {self.type} lists no profiles")
+        if not self.mig and names:
+            raise ValueError(f"{self.type} has mig: false but lists MIG profiles")
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate profile names in {self.type}")
         if FULL in names:
@@ -132,7 +137,8 @@ class Catalog:
         return self.gpus[canon]
 
     def __iter__(self):
-        return iter(self.gpus.values())
+        """The MIG-capable GPU types (devices used whole only, like ``cpu``, are left out)."""
+        return iter([g for g in self.gpus.values() if g.mig])
 
     def extended(self, path: str | Path) -> "Catalog":
         """A copy with the GPU types from a user file added."""

@@ -7,11 +7,8 @@ model can meet its SLO at all is a separate question (``slo_problems``): its ans
 
 from __future__ import annotations
 
-from .catalog import FULL
 from .errors import InputError
 from .loading import Problem
-
-CPU = "cpu"
 
 
 def check(problem: Problem) -> None:
@@ -26,10 +23,6 @@ def check(problem: Problem) -> None:
         raise InputError("two pools name the same GPU type (through an alias)", file=file, field="gpus")
     for s in problem.records:
         r = s.record
-        if r.gpu == CPU:
-            if r.profile != FULL:
-                raise InputError(f"profile '{r.profile}' on cpu (only 'full')", file=s.file, field=f"{s.field}.profile")
-            continue
         gpu_name = cat.resolve(r.gpu)
         if gpu_name is None:
             raise InputError(f"unknown GPU type '{r.gpu}'", file=s.file, field=f"{s.field}.gpu")
