@@ -1,5 +1,7 @@
 """Importers: measurements people already have, turned into calibration files (DESIGN.md section 3)."""
 
-from .parvagpu import PARVAGPU_PROFILES, read_parvagpu
+from .parvagpu import PARVAGPU_PROFILES, read_parvagpu, write_parvagpu_csv
+from .perf_analyzer import read_perf_analyzer, write_perf_analyzer_csv
 
-__all__ = ["PARVAGPU_PROFILES", "read_parvagpu"]
+__all__ = ["PARVAGPU_PROFILES", "read_parvagpu", "read_perf_analyzer", "write_parvagpu_csv",
+           "write_perf_analyzer_csv"]

@@ -61,3 +61,23 @@ def read_parvagpu(directory: str | Path, gpu: str = "A100-SXM4-80GB",
             "device": gpu, "date": date.today().isoformat(),
             "notes": "Latency rounded to 1 ms upstream; throughput_rps = per-process Throughput x Workload Number."}
     return CalibrationFile(measurements=tuple(records), meta=meta)
+
+
+def write_parvagpu_csv(records: list[MeasurementRecord], path: str | Path,
+                       batches: tuple[int, ...] = tuple(2 ** i for i in range(9)), max_processes: int = 5) -> None:
+    """Write one model's records in the ParvaGPU layout, full grid, ``0,0`` where a point is missing.
+
+    Why: the inverse of ``read_parvagpu_csv``, so the importer can be tested by a round trip on the public files.
+    """
+    slices = {v: k for k, v in PARVAGPU_PROFILES.items()}
+    by_key = {(slices[r.profile], r.batch, r.processes): r for r in records}
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(_COLUMNS)
+        for s in sorted(PARVAGPU_PROFILES):
+            for b in batches:
+                for k in range(1, max_processes + 1):
+                    r = by_key.get((s, b, k))
+                    tput = "0" if r is None else f"{r.rate_rps / k:g}"
+                    lat = "0" if r is None else f"{r.latency_ms / 1000.0:g}"
+                    w.writerow([s, b, k, tput, lat])

@@ -1,0 +1,65 @@
+"""``majula fit CALIBRATION [--json] [--plot DIR]``: held-out error of the fitted curves and the prior.
+
+Prints per model (and GPU type) leave-one-batch-out and leave-one-profile-out MAPE and worst error, over all
+points and over points of at least 10 ms (public data rounds latency to 1 ms), and the analytic prior's error.
+``--plot DIR`` writes measured-vs-fitted plots, one PNG per model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..fit_report import fit_report, strip
+from ..loading import load_calibration
+
+
+def _fmt(s: dict | None) -> str:
+    if not s or s["mape"] is None:
+        return "      -      "
+    return f"{s['mape']:5.1f}/{s['worst']:5.1f}"
+
+
+def print_table(report: dict) -> None:
+    """The human-readable table: MAPE/worst in %, each for all points and for points >= 10 ms."""
+    print("held-out latency error, MAPE/worst %  (all points | points >= 10 ms)")
+    head = f"{'model':<13} {'gpu':<15} {'pts':>4} {'LOBO all':>11} {'LOBO>=10':>11} {'LOPO all':>11} " \
+           f"{'LOPO>=10':>11} {'prior>=10':>11}"
+    print(head)
+    for m in report["models"]:
+        g = lambda k, sub: _fmt((m.get(k) or {}).get(sub))  # noqa: E731
+        print(f"{m['model']:<13} {m['gpu']:<15} {m['points']:>4} {g('lobo', 'all'):>11} {g('lobo', 'ge_10ms'):>11} "
+              f"{g('lopo', 'all'):>11} {g('lopo', 'ge_10ms'):>11} {g('prior', 'ge_10ms'):>11}")
+    t = report["totals"]
+    pr = t.get("prior", {})
+    print(f"{'all models':<13} {'':<15} {'':>4} {_fmt(t['lobo']['all']):>11} {_fmt(t['lobo']['ge_10ms']):>11} "
+          f"{_fmt(t['lopo']['all']):>11} {_fmt(t['lopo']['ge_10ms']):>11} {_fmt(pr.get('ge_10ms')):>11}")
+    lobo = t["lobo"]
+    print(f"LOBO >= 10 ms split: interpolated batches {_fmt(lobo['interpolated_ge_10ms']).strip()} "
+          f"(n={lobo['interpolated_ge_10ms']['n']}), extrapolated (smallest/largest batch of a series) "
+          f"{_fmt(lobo['extrapolated_ge_10ms']).strip()} (n={lobo['extrapolated_ge_10ms']['n']})")
+    print(f"targets: LOBO MAPE <= {report['targets']['lobo_mape']:g}%, LOPO MAPE <= {report['targets']['lopo_mape']:g}%")
+
+
+def run(args: argparse.Namespace) -> int:
+    cal = load_calibration(args.calibration)
+    report = fit_report(list(cal.measurements), args.cat)
+    if args.plot:
+        from ..fit_report import write_plots
+
+        for path in write_plots(list(cal.measurements), args.cat, args.plot):
+            print(f"wrote {path}", file=__import__("sys").stderr)
+    if args.json:
+        print(json.dumps(strip(report), indent=2))
+    else:
+        print_table(report)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("fit", help="Held-out error of fitted latency curves (LOBO, LOPO) and of the prior.")
+    p.add_argument("calibration", help="Calibration JSON file.")
+    p.add_argument("--json", action="store_true", help="JSON report on stdout.")
+    p.add_argument("--plot", metavar="DIR", help="Write measured-vs-fitted plots (PNG, one per model) to DIR.")
+    p.set_defaults(func=run)
+    return p

@@ -1,0 +1,67 @@
+"""``majula import parvagpu DIR --out FILE`` and ``majula import perf-analyzer CSV --model M --gpu T --profile P
+--batch B --out FILE``: turn existing measurements into a calibration file (DESIGN.md section 3)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import InputError
+from ..importers import read_parvagpu, read_perf_analyzer
+from ..schema import CalibrationFile
+
+
+def check_records(cal: CalibrationFile, cat, source: str) -> None:
+    """GPU types and profiles of imported records exist in the catalog (else exit 2 naming the input)."""
+    for i, r in enumerate(cal.measurements):
+        if r.gpu == "cpu":
+            continue
+        gpu = cat.get(r.gpu) if cat.resolve(r.gpu) else None
+        if gpu is None:
+            raise InputError(f"unknown GPU type '{r.gpu}'", file=source, field="--gpu")
+        if not gpu.has_profile(r.profile):
+            raise InputError(f"{gpu.type} has no profile '{r.profile}'", file=source, field="--profile")
+
+
+def _write(cal: CalibrationFile, out: str, cat, source: str) -> None:
+    check_records(cal, cat, source)
+    try:
+        Path(out).write_text(json.dumps(cal.model_dump(mode="json", exclude_defaults=True), indent=1) + "\n")
+    except OSError as e:
+        raise InputError(f"cannot write: {e.strerror}", file=out) from None
+    print(f"{out}: {len(cal.measurements)} measurements")
+
+
+def run_parvagpu(args: argparse.Namespace) -> int:
+    _write(read_parvagpu(args.dir, gpu=args.gpu), args.out, args.cat, args.dir)
+    return 0
+
+
+def run_perf_analyzer(args: argparse.Namespace) -> int:
+    cal = read_perf_analyzer(args.csv, args.model, args.gpu, args.profile, args.batch, args.processes,
+                             args.percentile, args.concurrency)
+    _write(cal, args.out, args.cat, args.csv)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("import", help="Import measurements (ParvaGPU CSVs, Triton perf_analyzer CSV).")
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True, parser_class=type(p))
+    pv = kinds.add_parser("parvagpu", help="A folder of ParvaGPU prof_data CSVs (one per model).")
+    pv.add_argument("dir", help="Folder of <model>.csv files.")
+    pv.add_argument("--gpu", default="A100-SXM4-80GB", help="GPU type the CSVs were measured on.")
+    pv.add_argument("--out", required=True, help="Calibration JSON file to write.")
+    pv.set_defaults(func=run_parvagpu)
+    pa = kinds.add_parser("perf-analyzer", help="A perf_analyzer -f CSV of one model at one batch size.")
+    pa.add_argument("csv", help="perf_analyzer CSV file.")
+    pa.add_argument("--model", required=True, help="Model name.")
+    pa.add_argument("--gpu", required=True, help="GPU type (or alias).")
+    pa.add_argument("--profile", required=True, help="MIG profile, or 'full'.")
+    pa.add_argument("--batch", type=int, required=True, help="Batch size perf_analyzer ran with (-b).")
+    pa.add_argument("--processes", type=int, default=1, help="Model instances/processes in the slice (default 1).")
+    pa.add_argument("--percentile", type=int, default=99, choices=[50, 90, 95, 99], help="Latency percentile.")
+    pa.add_argument("--concurrency", type=int, help="Concurrency row to import (default: the lowest).")
+    pa.add_argument("--out", required=True, help="Calibration JSON file to write.")
+    pa.set_defaults(func=run_perf_analyzer)
+    return p

@@ -1,0 +1,58 @@
+"""``majula predict CALIBRATION --model M --gpu T --profile P --batch 1,2,4 [--processes K] [--json]``.
+
+Latency and throughput of a model at given batch sizes, each labelled by where it comes from: ``measured``,
+``interpolated`` (between measured batches of the same profile), ``predicted`` (fitted curve elsewhere) or
+``prior`` (analytic prior, for a GPU type the model was never measured on). DESIGN.md section 4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import InputError
+from ..loading import load_calibration
+from ..prediction import predict
+
+
+def parse_batches(text: str) -> list[int]:
+    """``"1,2,4"`` -> [1, 2, 4]; InputError naming --batch otherwise."""
+    try:
+        out = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"expected comma-separated positive integers, got '{text}'", field="--batch") from None
+    if not out or min(out) < 1:
+        raise InputError(f"expected comma-separated positive integers, got '{text}'", field="--batch")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    cal = load_calibration(args.calibration)
+    batches = parse_batches(args.batch)
+    if args.processes < 1:
+        raise InputError("must be a positive integer", field="--processes")
+    try:
+        rows = predict(cal, args.model, args.gpu, args.profile, batches, args.processes, args.cat)
+    except InputError as e:
+        raise InputError(e.reason, file=args.calibration, field=e.field) from None
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{args.model} on {args.gpu} {args.profile}, {args.processes} process(es)")
+    print(f"{'batch':>6} {'latency_ms':>11} {'throughput_rps':>15}  source")
+    for r in rows:
+        print(f"{r['batch']:>6} {r['latency_ms']:>11.2f} {r['throughput_rps']:>15.1f}  {r['source']}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("predict", help="Predict latency and throughput at batch sizes, labelled by source.")
+    p.add_argument("calibration", help="Calibration JSON file.")
+    p.add_argument("--model", required=True, help="Model name.")
+    p.add_argument("--gpu", required=True, help="GPU type (or alias).")
+    p.add_argument("--profile", required=True, help="MIG profile, or 'full'.")
+    p.add_argument("--batch", required=True, help="Comma-separated batch sizes, e.g. 1,2,4.")
+    p.add_argument("--processes", type=int, default=1, help="MPS processes in the instance (default 1).")
+    p.add_argument("--json", action="store_true", help="JSON list on stdout.")
+    p.set_defaults(func=run)
+    return p

@@ -1,0 +1,172 @@
+"""Predictions for points that were not measured: what ``majula predict`` prints and what the planner may use.
+
+Why a separate layer: capacity (``capacity.py``) only judges points; this module makes new ones from fitted
+curves (``curves.py``) or, where a model was never measured on a GPU type, from the analytic prior
+(``prior.py``). Measured points always win; every other value is labelled ``interpolated``, ``predicted`` or
+``prior`` so a plan can say what it rests on.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable
+
+import numpy as np
+
+from .catalog import FULL, Catalog, GpuType, default_catalog
+from .curves import Grid, corrected_latency, fit_curve, profile_memory_share, profile_sms
+from .errors import InputError
+from .schema import CalibrationFile, MeasurementRecord
+
+
+def _records(source: CalibrationFile | Iterable[MeasurementRecord]) -> list[MeasurementRecord]:
+    return list(source.measurements if isinstance(source, CalibrationFile) else source)
+
+
+def _query_grid(gpu: GpuType, profile: str, batches: list[int], processes: int) -> Grid:
+    n = len(batches)
+    return Grid(np.array(batches, float), np.full(n, float(processes)), np.full(n, profile_sms(gpu, profile)),
+                np.full(n, profile_memory_share(gpu, profile)), np.full(n, np.nan))
+
+
+def _solo(records: list[MeasurementRecord], model: str, gpu: str, cat: Catalog) -> list[MeasurementRecord]:
+    return [r for r in records if r.model == model and cat.resolve(r.gpu) == gpu and not r.colocated]
+
+
+def predict(source: CalibrationFile | Iterable[MeasurementRecord], model: str, gpu: str, profile: str,
+            batches: list[int], processes: int = 1, catalog: Catalog | None = None) -> list[dict]:
+    """Latency and throughput of ``model`` on ``profile`` of ``gpu`` at each batch size, with the source label.
+
+    Measured points are returned as measured (their throughput too); others come from the model's fitted
+    curve on that GPU type, or from the analytic prior (scaled by the model's measured/prior ratio on other GPU
+    types) where the model has no measurements on it. InputError if the GPU type or profile is unknown, or if the
+    model or the GPU type has no measurements at all: that is not a question to guess at.
+    """
+    cat = catalog or default_catalog()
+    gtype = cat.get(gpu)
+    if not gtype.has_profile(profile):
+        raise InputError(f"GPU type {gtype.type} has no profile '{profile}'", field="profile")
+    if not batches or min(batches) < 1 or processes < 1:
+        raise InputError("batch sizes and processes must be positive integers", field="batch")
+    records = _records(source)
+    if not any(r.model == model for r in records):
+        raise InputError(f"no measurements of model '{model}'", field="model")
+    if not any(cat.resolve(r.gpu) == gtype.type for r in records):
+        raise InputError(f"no measurements on GPU type {gtype.type}", field="gpu")
+    own = _solo(records, model, gtype.type, cat)
+    if not own:
+        lat = prior_transfer(records, model, gtype, profile, batches, processes, cat)
+        labels = ["prior"] * len(batches)
+    else:
+        lat, labels = curve_points(own, gtype, profile, batches, processes)
+    measured_tput = _measured_throughput(own, profile, processes)
+    out = []
+    for b, l, s in zip(batches, lat, labels):
+        tput = measured_tput.get(b) if s == "measured" else None
+        out.append({"batch": int(b), "latency_ms": round(float(l), 4),
+                    "throughput_rps": round(float(tput if tput else processes * b * 1000.0 / l), 4), "source": s})
+    return out
+
+
+def curve_points(records: list[MeasurementRecord], gpu: GpuType, profile: str, batches: list[int],
+                 processes: int) -> tuple[np.ndarray, list[str]]:
+    """Latencies and labels from the fitted (and residual-corrected) curve of one model's records on ``gpu``."""
+    real = [r for r in records if not r.emulated] or records
+    fit = fit_curve(real, gpu)
+    return corrected_latency(fit, Grid.of(real, gpu), _query_grid(gpu, profile, batches, processes))
+
+
+def _measured_throughput(records: list[MeasurementRecord], profile: str, processes: int) -> dict[int, float]:
+    by_batch: dict[int, list[float]] = defaultdict(list)
+    for r in records:
+        if r.profile == profile and r.processes == processes and not r.emulated:
+            by_batch[r.batch].append(r.rate_rps)
+    return {b: float(np.mean(v)) for b, v in by_batch.items()}
+
+
+def prior_transfer(records: list[MeasurementRecord], model: str, gpu: GpuType, profile: str, batches: list[int],
+                   processes: int, cat: Catalog) -> np.ndarray:
+    """Prior latency on an unmeasured GPU type, scaled by the model's median measured/prior ratio elsewhere.
+
+    InputError if the model has no published cost figures (``data/model_costs.json``) or the prior has no fitted
+    constants: then there is nothing honest to say.
+    """
+    from .prior import load_costs, prior_latency
+
+    costs, constants = load_costs()
+    if model not in costs or not constants:
+        raise InputError(f"model '{model}' has no measurements on {gpu.type} and no analytic prior "
+                         "(add it to majula_model/data/model_costs.json)", field="model")
+    cost = costs[model]
+    ratios = []
+    for r in records:
+        other = cat.resolve(r.gpu)
+        if r.model == model and other is not None and not r.colocated and not r.emulated:
+            ratios.append(r.latency_ms / float(prior_latency(cost, constants, cat.gpus[other], r.profile,
+                                                              r.batch, r.processes)))
+    scale = float(np.median(ratios)) if ratios else 1.0
+    return scale * prior_latency(cost, constants, gpu, profile, np.array(batches, float), processes)
+
+
+def add_predictions(problem, points: dict) -> dict:
+    """Points plus predicted ones for every profile and batch size the pool's GPU types offer but were not
+    measured (``capacity.all_points`` calls this when ``policy.use_predictions`` is true).
+
+    For each model with measurements on a pool GPU type: batch sizes and process counts span what was measured
+    for the model there (processes capped by ``policy.max_processes``), and a predicted point is only offered
+    where b x k does not exceed what was measured on a profile with no more memory (missing points in public
+    data are often out-of-memory runs: never predict past them).
+    """
+    from .capacity import Points
+
+    out = dict(points)
+    cat, inst = problem.catalog, problem.instance
+    pool = {cat.resolve(g.type) for g in inst.gpus}
+    records = list(problem.measurements)
+    for m in inst.models:
+        for gpu in sorted(g for g in pool if g):
+            own = [r for r in _solo(records, m.name, gpu, cat) if not r.emulated]
+            if not own:
+                continue
+            for profile, pts in _predicted_for(own, cat.gpus[gpu], inst.policy.max_processes).items():
+                key = (m.name, gpu, profile)
+                out[key] = _merge(out.get(key), pts, Points)
+    return out
+
+
+def _predicted_for(records: list[MeasurementRecord], gpu: GpuType, max_processes: int | None) -> dict:
+    """Predicted (batch, processes, latency, label) per profile of ``gpu``, unmeasured points only."""
+    batches = sorted({r.batch for r in records})
+    kmax = max(r.processes for r in records)
+    kmax = min(kmax, max_processes) if max_processes else kmax
+    measured = {(r.profile, r.batch, r.processes) for r in records}
+    fitted_profiles = [p.name for p in gpu.plain_profiles] + ([FULL] if any(r.profile == FULL for r in records) else [])
+    out = {}
+    for profile in fitted_profiles:
+        mem = gpu.profile_memory_gb(profile)
+        limit = max((r.batch * r.processes for r in records if gpu.profile_memory_gb(r.profile) <= mem + 1e-9),
+                    default=0)
+        rows = []
+        for k in range(1, kmax + 1):
+            todo = [b for b in batches if (profile, b, k) not in measured and b * k <= limit]
+            if todo:
+                lat, labels = curve_points(records, gpu, profile, todo, k)
+                rows += [(b, k, lt, lb) for b, lt, lb in zip(todo, lat, labels)]
+        if rows:
+            out[profile] = rows
+    return out
+
+
+def _merge(existing, rows: list[tuple], points_cls):
+    """A Points with ``existing`` (measured) first, then the predicted rows."""
+    b = np.array([r[0] for r in rows], np.int64)
+    k = np.array([r[1] for r in rows], np.int64)
+    lat = np.array([r[2] for r in rows], float)
+    new = points_cls(b, k, lat, k * b * 1000.0 / lat, np.full(len(rows), np.nan), tuple(r[3] for r in rows), False)
+    if existing is None or len(existing) == 0:
+        return new
+    return points_cls(np.concatenate([existing.batch, new.batch]), np.concatenate([existing.processes, new.processes]),
+                      np.concatenate([existing.latency_ms, new.latency_ms]),
+                      np.concatenate([existing.throughput_rps, new.throughput_rps]),
+                      np.concatenate([existing.memory_gb, new.memory_gb]), existing.source + new.source,
+                      existing.emulated)
