@@ -1,0 +1,109 @@
+"""``check_plan(problem, plan)``: an independent audit of a placer plan against the instance and its records.
+
+Why: matching the optimum is not enough, the plan itself must be something an operator can apply. Checked
+(DESIGN.md sections 1-3): each GPU is of a pool type and its (profile, start) set is a valid layout whose
+geometry lists exactly its instances (``placements_ref``); GPU counts stay within the pools; every model run
+is a measured point of that model, GPU type, profile, batch and processes that meets the SLO rule, fits memory
+and the process limit, with the point's latency and throughput as ``latency_ms`` and ``capacity_rps``
+(``capacity_ref``); rate <= capacity; per-model totals add up; served <= demand (max_throughput, min_gpus);
+min_gpus serves every demand; the objective value follows from the plan; a proven optimum has gap ~0.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from majula_model.loading import Problem
+from majula_model.schema import Plan
+
+from .capacity_ref import point_rate, qualifies
+from .placements_ref import check_gpu
+
+REL = 1e-6
+
+
+def close(a: float, b: float, rel: float = REL) -> bool:
+    """Equal within a relative tolerance (absolute near zero)."""
+    return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
+
+
+def at_most(a: float, b: float, rel: float = REL) -> bool:
+    """a <= b up to the tolerance."""
+    return a <= b + rel * max(1.0, abs(b))
+
+
+def _check_run(problem: Problem, gpu_type: str, profile: str, run) -> None:
+    inst, cat = problem.instance, problem.catalog
+    demands = {m.name: m for m in inst.models}
+    assert run.name in demands, f"plan serves unknown model {run.name}"
+    slo = demands[run.name].slo_ms
+    mem = cat.gpus[gpu_type].profile_memory_gb(profile)
+    same = [r for r in problem.measurements if r.model == run.name and r.profile == profile
+            and cat.resolve(r.gpu) == gpu_type and r.batch == run.batch and r.processes == run.processes]
+    assert same, f"{run.name} on {gpu_type} {profile}: no record at batch {run.batch}, processes {run.processes}"
+    ok = [r for r in same if qualifies(r, slo, inst.policy, mem)]
+    assert ok, (f"{run.name} on {gpu_type} {profile} batch {run.batch} x{run.processes}: no record meets "
+                f"latency <= {inst.policy.latency_budget_fraction} * {slo} ms, memory and process limits "
+                f"(latencies {[r.latency_ms for r in same]})")
+    assert any(close(r.latency_ms, run.latency_ms) for r in ok), \
+        f"{run.name} {profile}: latency_ms {run.latency_ms} is not the measured {[r.latency_ms for r in ok]}"
+    assert any(close(point_rate(r), run.capacity_rps) for r in ok), \
+        f"{run.name} {profile}: capacity_rps {run.capacity_rps} is not the point's {[point_rate(r) for r in ok]}"
+    assert -REL <= run.rate_rps and at_most(run.rate_rps, run.capacity_rps), \
+        f"{run.name} {profile}: rate {run.rate_rps} outside [0, capacity {run.capacity_rps}]"
+
+
+def check_plan(problem: Problem, plan: Plan, objective: str | None = None) -> None:
+    """Assert that ``plan`` is a valid, SLO-meeting plan for ``problem`` (AssertionError says what is wrong)."""
+    inst, cat = problem.instance, problem.catalog
+    kind = plan.objective.kind
+    assert objective is None or kind == objective, f"objective kind {kind}, asked {objective}"
+    pools = {cat.resolve(p.type): p for p in inst.gpus}
+    ids = [g.id for g in plan.gpus]
+    assert len(set(ids)) == len(ids), f"duplicate GPU ids {ids}"
+    used: Counter[str] = Counter()
+    rate: Counter[str] = Counter()
+    cap: Counter[str] = Counter()
+    cost = 0.0
+    for gpu in plan.gpus:
+        t = cat.resolve(gpu.type)
+        assert t in pools, f"GPU {gpu.id}: type {gpu.type} is not in the pools"
+        used[t] += 1
+        cost += pools[t].cost
+        assert gpu.instances, f"GPU {gpu.id}: listed with no instance (unused GPUs are left out)"
+        check_gpu(cat.gpus[t], gpu.geometry, [(i.profile, i.start) for i in gpu.instances])
+        for ins in gpu.instances:
+            assert len({r.name for r in ins.models}) <= inst.policy.max_models_per_instance, \
+                f"GPU {gpu.id} {ins.profile}@{ins.start}: {len(ins.models)} models in one instance"
+            for run in ins.models:
+                _check_run(problem, t, ins.profile, run)
+                rate[run.name] += run.rate_rps
+                cap[run.name] += run.capacity_rps
+    for t, n in used.items():
+        assert n <= pools[t].count, f"{n} GPUs of {t} used, pool has {pools[t].count}"
+    names = [m.name for m in plan.models]
+    assert Counter(names) == Counter(m.name for m in inst.models), f"plan models {names}"
+    served = {}
+    for pm in plan.models:
+        d = next(m.demand_rps for m in inst.models if m.name == pm.name)
+        assert close(pm.demand_rps, d), f"{pm.name}: demand {pm.demand_rps}, instance says {d}"
+        assert close(pm.served_rps, rate[pm.name]), f"{pm.name}: served {pm.served_rps} != sum of rates {rate[pm.name]}"
+        assert close(pm.capacity_rps, cap[pm.name]), f"{pm.name}: capacity {pm.capacity_rps} != sum {cap[pm.name]}"
+        if kind in ("max_throughput", "min_gpus"):
+            assert at_most(pm.served_rps, d), f"{pm.name}: served {pm.served_rps} > demand {d}"
+        if kind == "min_gpus":
+            assert at_most(d, pm.served_rps), f"{pm.name}: served {pm.served_rps} < demand {d} under min_gpus"
+        served[pm.name] = (pm.served_rps, d)
+    value = plan.objective.value
+    assert value is not None, "plan without an objective value"
+    if kind == "max_throughput":
+        expect = sum(s for s, _ in served.values())
+    elif kind == "max_scale":
+        expect = min(s / d for s, d in served.values())
+    else:
+        expect = cost
+    assert close(value, expect), f"{kind}: objective value {value}, plan gives {expect}"
+    if plan.status == "optimal":
+        assert plan.gap is not None and plan.gap <= 1e-6, f"optimal with gap {plan.gap}"
+        assert plan.objective.bound is not None and close(plan.objective.bound, value, 1e-6), \
+            f"optimal but bound {plan.objective.bound} != value {value}"
