@@ -1,0 +1,197 @@
+"""Running a calibration: plan, measure target by target with a progress bar, append, resume, write the file.
+
+Why a sidecar: results are appended to ``<out>.partial.jsonl`` the moment each point finishes, so a run that is
+interrupted (Ctrl-C, a crash, a lost node) resumes with ``--resume`` and measures only what is missing. The
+sidecar's first line holds the settings; resuming with different settings is refused. When every target is done
+the calibration file (DESIGN.md section 3) is written, validated as ``CalibrationFile``, and the sidecar removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from majula_model.catalog import Catalog, default_catalog
+from majula_model.errors import InputError
+from majula_model.loading import parse
+from majula_model.schema import CalibrationFile
+
+from . import emulation, plan
+from .devices import Inventory, discover
+from .plan import Point, Settings, Target
+from .provenance import build_meta
+from .sweep import sweep
+from .worker import encode_job
+
+Launcher = Callable[[Target, str], Iterator[dict[str, Any]]]
+
+
+@dataclass
+class RunConfig:
+    """A calibration run as the CLI describes it."""
+
+    settings: Settings
+    models: list[str]
+    batches: list[int]
+    processes: list[int] = field(default_factory=lambda: [1])
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    emulate: list[str] = field(default_factory=list)
+    out: Path = Path("calibration.json")
+    resume: bool = False
+
+
+@dataclass
+class Planned:
+    """The plan of a run: targets, points and what was found on the way."""
+
+    targets: list[Target]
+    points: list[Point]
+    inventory: Inventory | None = None
+    method: str | None = None
+    skipped: list[str] = field(default_factory=list)
+
+
+def make_plan(cfg: RunConfig, catalog: Catalog | None = None, nvml: Any = None,
+              torch_module: Any = None, mps_binary: str | None = None) -> Planned:
+    """Targets (CPU, or GPUs found through NVML) and points; emulation method chosen when slices are emulated."""
+    points = plan.plan_points(cfg.models, cfg.batches, cfg.processes, cfg.pairs)
+    if cfg.settings.device == "cpu":
+        if cfg.emulate:
+            raise InputError("slices can only be emulated on a GPU", field="--emulate")
+        return Planned(plan.cpu_targets(), points)
+    inv = discover(nvml, catalog or default_catalog())
+    method = emulation.choose_method(torch_module, mps_binary) if cfg.emulate else None
+    skipped: list[str] = []
+    targets = plan.gpu_targets(inv, catalog or default_catalog(), cfg.emulate, method, skipped)
+    return Planned(targets, points, inv, method, skipped)
+
+
+def sidecar_path(out: Path) -> Path:
+    """Where results are appended while a run is in progress."""
+    return out.with_name(out.name + ".partial.jsonl")
+
+
+def _header(cfg: RunConfig) -> dict[str, Any]:
+    return {"kind": "header", "settings": asdict(cfg.settings), "models": cfg.models, "batches": cfg.batches,
+            "processes": cfg.processes, "pairs": [list(p) for p in cfg.pairs], "emulate": cfg.emulate}
+
+
+def read_sidecar(path: Path, cfg: RunConfig) -> list[dict[str, Any]]:
+    """Events of an earlier run with the same settings (a torn last line from a crash is dropped)."""
+    lines = path.read_text().splitlines()
+    events = []
+    for i, line in enumerate(lines):
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i != len(lines) - 1:
+                raise InputError(f"line {i + 1} is not JSON", file=str(path)) from None
+    want = json.loads(json.dumps(_header(cfg)))
+    if not events or events[0] != want:
+        raise InputError("was written with other settings; rerun with the same flags or delete it",
+                         file=str(path), field="--resume")
+    return events[1:]
+
+
+def open_sidecar(cfg: RunConfig) -> tuple[list[dict[str, Any]], Any]:
+    """Earlier events (on --resume) and the sidecar opened for appending."""
+    path = sidecar_path(cfg.out)
+    if path.exists() and not cfg.resume:
+        raise InputError("an interrupted run left its results here: add --resume, or delete it",
+                         file=str(path))
+    events = read_sidecar(path, cfg) if path.exists() else []
+    fh = path.open("a")
+    if not events and path.stat().st_size == 0:
+        fh.write(json.dumps(_header(cfg)) + "\n")
+        fh.flush()
+    return events, fh
+
+
+def subprocess_launcher(target: Target, job: str) -> Iterator[dict[str, Any]]:
+    """Run ``calibration.worker`` with the target's environment; yield its events as they arrive."""
+    env = {**os.environ, **target.env}
+    proc = subprocess.Popen([sys.executable, "-m", "calibration.worker"], env=env, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(job)
+    proc.stdin.close()
+    for line in proc.stdout:
+        if line.strip():
+            yield json.loads(line)
+    if proc.wait() != 0:
+        raise RuntimeError(f"worker for {target.label} exited with {proc.returncode}; finished points are "
+                           "saved, rerun with --resume")
+
+
+def _progress(total: int, initial: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="pt", disable=not enabled, dynamic_ncols=True,
+                desc="calibrate", file=sys.stderr)
+
+
+def _target_events(t: Target, planned: Planned, cfg: RunConfig, done: set[str], ooms: list[dict[str, Any]],
+                   launcher: Launcher) -> Iterator[dict[str, Any]]:
+    """CPU targets run in this process; GPU targets in a worker pinned to their device or instance."""
+    if cfg.settings.device == "cpu":
+        return sweep(t, planned.points, cfg.settings, done=done, ooms=ooms)
+    return launcher(t, encode_job(t, planned.points, cfg.settings, done, ooms))
+
+
+def measure_all(planned: Planned, cfg: RunConfig, earlier: list[dict[str, Any]], sink: Any,
+                launcher: Launcher, show_progress: bool, mps: Callable[[], Any]) -> list[dict[str, Any]]:
+    """Run every target's pending points, appending each event to ``sink``; all events (earlier + new)."""
+    events = list(earlier)
+    done = {e["key"] for e in events}
+    total = len(planned.targets) * len(planned.points)
+    daemons: list[Any] = []
+    with ExitStack() as stack, _progress(total, len(done), show_progress) as bar:
+        for t in planned.targets:
+            if all(p.key(t) in done for p in planned.points):
+                continue
+            if t.mps_percentage is not None and t.env.get("CUDA_MPS_PIPE_DIRECTORY") is None:
+                t = _with_mps(t, stack, mps, daemons)
+            bar.set_postfix_str(t.label)
+            ooms = [e for e in events if e["kind"] == "oom" and e["key"].startswith(_prefix(t))]
+            for ev in _target_events(t, planned, cfg, done, ooms, launcher):
+                sink.write(json.dumps(ev) + "\n")
+                sink.flush()
+                events.append(ev)
+                bar.update(1)
+    return events
+
+
+def _prefix(t: Target) -> str:
+    return f"{t.gpu}|{t.profile}|{t.emulated}|"
+
+
+def _with_mps(t: Target, stack: ExitStack, mps: Callable[[], Any], daemons: list[Any]) -> Target:
+    """The target with its MPS client environment; the private daemon starts once and stops with ``stack``."""
+    if not daemons:
+        daemons.append(stack.enter_context(mps()))
+    return Target(**{**asdict(t), "env": {**t.env, **daemons[0].client_env(t.mps_percentage)}})
+
+
+def run(cfg: RunConfig, *, catalog: Catalog | None = None, nvml: Any = None, launcher: Launcher | None = None,
+        torch_module: Any = None, mps: Callable[[], Any] | None = None,
+        show_progress: bool = True) -> CalibrationFile:
+    """Plan, measure (resuming from the sidecar), write ``cfg.out`` and return it."""
+    planned = make_plan(cfg, catalog, nvml, torch_module)
+    gpu_uuid = planned.inventory.gpus[0].uuid if planned.inventory and planned.inventory.gpus else None
+    mps = mps or (lambda: emulation.MpsDaemon(gpu_uuid))
+    earlier, sink = open_sidecar(cfg)
+    with sink:
+        events = measure_all(planned, cfg, earlier, sink, launcher or subprocess_launcher, show_progress, mps)
+    records = [r for e in events if e["kind"] == "point" for r in e["records"]]
+    meta = build_meta(cfg.settings, planned.targets, planned.inventory, planned.method, events, planned.skipped)
+    doc = parse(CalibrationFile, {"measurements": records, "meta": meta}, str(cfg.out))
+    cfg.out.parent.mkdir(parents=True, exist_ok=True)
+    cfg.out.write_text(doc.model_dump_json(indent=1, exclude_none=True) + "\n")
+    sidecar_path(cfg.out).unlink()
+    return doc

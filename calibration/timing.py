@@ -1,0 +1,192 @@
+"""Timing one point right: warm-up, N synchronised timed iterations, tail percentiles, peak memory.
+
+Why this shape: a batch's execution latency is what SLOs are judged on, so every iteration is timed on its own
+(CUDA events on a GPU, ``perf_counter`` on a CPU) and synchronised before the next, and the record keeps p50, p90
+and p99 (p99 is ``latency_ms``). k copies of a model (``processes``) or two different models (co-location) run
+in separate processes started together behind a barrier, so their timed loops overlap.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+
+class OutOfMemory(Exception):
+    """A point did not fit in the device's memory (ends that model's sweep on the instance)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one process measures: a model at a batch size, with the run's settings."""
+
+    model: str
+    batch: int
+    device: str = "cpu"
+    dtype: str = "fp32"
+    sample_shape: tuple[int, ...] | None = None
+    warmup: int = 5
+    iters: int = 50
+    green_sms: int | None = None   # emulate a slice with a CUDA green context of this many SMs
+    threads: int | None = None     # CPU copies split the cores, or they thrash each other's thread pools
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Latency statistics of one process's timed loop."""
+
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    throughput_rps: float
+    memory_gb: float | None
+    samples_ms: list[float] = field(default_factory=list, repr=False)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default), q in [0, 100]."""
+    xs = sorted(values)
+    if not xs:
+        raise ValueError("no samples")
+    pos = (len(xs) - 1) * q / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def summarise(samples_ms: list[float], batch: int, wall_s: float, memory_gb: float | None) -> Timing:
+    """Percentiles of the per-iteration latencies; throughput = samples served per second of wall time."""
+    return Timing(percentile(samples_ms, 50), percentile(samples_ms, 90), percentile(samples_ms, 99),
+                  batch * len(samples_ms) / wall_s, memory_gb, list(samples_ms))
+
+
+def _timer(device: str) -> Callable[[Callable[[], Any]], float]:
+    """A function timing one call in ms, synchronised: CUDA events on a GPU, perf_counter on a CPU."""
+    import torch
+
+    if device.startswith("cuda"):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+        def cuda_time(fn: Callable[[], Any]) -> float:
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end)
+        return cuda_time
+
+    def cpu_time(fn: Callable[[], Any]) -> float:
+        t0 = time.perf_counter()
+        fn()
+        return (time.perf_counter() - t0) * 1000.0
+    return cpu_time
+
+
+def time_module(module: Any, inputs: Any, *, batch: int, device: str, warmup: int, iters: int,
+                barrier: Any = None) -> Timing:
+    """Warm up, wait at ``barrier`` (if any), then time ``iters`` calls; torch OOM becomes OutOfMemory."""
+    import torch
+
+    cuda = device.startswith("cuda")
+    run = lambda: module(inputs)  # noqa: E731 - the timed call
+    try:
+        with torch.inference_mode():
+            for _ in range(warmup):
+                run()
+            if cuda:
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+            if barrier is not None:
+                barrier.wait(timeout=600)
+            timer = _timer(device)
+            t0 = time.perf_counter()
+            samples = [timer(run) for _ in range(iters)]
+            wall = time.perf_counter() - t0
+    except torch.cuda.OutOfMemoryError as e:
+        raise OutOfMemory(str(e).splitlines()[0] if str(e) else "CUDA out of memory") from None
+    memory = torch.cuda.max_memory_allocated() / 1e9 if cuda else None
+    return summarise(samples, batch, wall, memory)
+
+
+def run_job(job: Job, barrier: Any = None) -> Timing:
+    """Load the job's model and time it in this process (inside a green context when asked)."""
+    import torch
+
+    from .emulation import green_context
+    from .models import load
+
+    if job.threads:
+        torch.set_num_threads(job.threads)
+    with green_context(job.green_sms):
+        try:
+            loaded = load(job.model, device=job.device, dtype=job.dtype, sample_shape=job.sample_shape)
+            inputs = loaded.make_input(job.batch)
+        except _oom_types() as e:
+            raise OutOfMemory(str(e).splitlines()[0]) from None
+        try:
+            return time_module(loaded.module, inputs, batch=job.batch, device=job.device,
+                               warmup=job.warmup, iters=job.iters, barrier=barrier)
+        finally:
+            del loaded, inputs
+            _release(job.device)
+
+
+def _oom_types() -> tuple[type[BaseException], ...]:
+    import torch
+
+    return (torch.cuda.OutOfMemoryError, MemoryError)
+
+
+def _release(device: str) -> None:
+    """Give cached blocks back after a point, so the next batch size starts clean."""
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _copy_main(job: Job, barrier: Any, queue: Any, slot: int) -> None:
+    """Entry point of one concurrent copy: measure, report, and break the barrier on failure."""
+    try:
+        queue.put((slot, "ok", asdict(run_job(job, barrier))))
+    except OutOfMemory as e:
+        barrier.abort()
+        queue.put((slot, "oom", str(e)))
+    except BaseException as e:  # noqa: BLE001 - reported to the parent, which decides
+        barrier.abort()
+        queue.put((slot, "error", f"{type(e).__name__}: {e}"))
+
+
+def run_concurrent(jobs: list[Job], timeout_s: float = 1800.0) -> list[Timing]:
+    """Run each job in its own process, timed loops started together; OutOfMemory if any copy ran out."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(len(jobs)), ctx.Queue()
+    procs = [ctx.Process(target=_copy_main, args=(j, barrier, queue, i), daemon=True) for i, j in enumerate(jobs)]
+    for p in procs:
+        p.start()
+    results: dict[int, tuple[str, Any]] = {}
+    try:
+        for _ in jobs:
+            slot, status, payload = queue.get(timeout=timeout_s)
+            results[slot] = (status, payload)
+    finally:
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.terminate()
+    return _collect(results, len(jobs))
+
+
+def _collect(results: dict[int, tuple[str, Any]], n: int) -> list[Timing]:
+    """Timings in job order; an OOM in any copy is the point's OOM; any other failure is an error."""
+    statuses = [results[i][0] for i in range(n)]
+    if "oom" in statuses:
+        raise OutOfMemory(next(results[i][1] for i in range(n) if results[i][0] == "oom"))
+    errors = [results[i][1] for i in range(n) if results[i][0] == "error"]
+    real = [e for e in errors if "BrokenBarrierError" not in e]
+    if errors:
+        raise RuntimeError(f"concurrent copy failed: {(real or errors)[0]}")
+    return [Timing(**results[i][1]) for i in range(n)]

@@ -1,0 +1,133 @@
+"""``majula calibrate``: measure models on the CPU, a GPU's MIG instances or emulated slices; write a
+calibration file (DESIGN.md section 3).
+
+Flags are checked here, up front, as InputErrors (exit 2); torch is imported only once measuring starts, so
+other commands never pay for it. The work is done by the ``calibration`` package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+
+
+def _ints(text: str, flag: str, unique: bool = True) -> list[int]:
+    """'1,4,16' -> [1, 4, 16], each >= 1 (and no duplicates where ``unique``)."""
+    try:
+        vals = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"expected comma-separated integers, got '{text}'", field=flag) from None
+    if not vals or min(vals) < 1:
+        raise InputError(f"expected integers >= 1, got '{text}'", field=flag)
+    if unique and len(set(vals)) != len(vals):
+        raise InputError(f"duplicate values in '{text}'", field=flag)
+    return vals
+
+
+def _names(text: str, flag: str) -> list[str]:
+    vals = [x.strip() for x in text.split(",") if x.strip()]
+    if not vals:
+        raise InputError("expected a comma-separated list", field=flag)
+    return vals
+
+
+def _pairs(raw: list[str]) -> list[tuple[str, str]]:
+    """Each --pair A,B names two different models."""
+    pairs = []
+    for text in raw:
+        names = _names(text, "--pair")
+        if len(names) != 2 or names[0] == names[1]:
+            raise InputError(f"expected two different models 'A,B', got '{text}'", field="--pair")
+        pairs.append((names[0], names[1]))
+    return pairs
+
+
+def _shapes(raw: list[str], models: list[str]) -> dict[str, list[int]]:
+    """'--input-shape 3,64,64' applies to every image model; 'mlp=512' or 'cnn=3,32,32' to one model."""
+    from calibration.models import SPECS
+
+    out: dict[str, list[int]] = {}
+    for text in raw:
+        name, _, dims = text.rpartition("=")
+        shape = _ints(dims, "--input-shape", unique=False)
+        if name and name not in models:
+            raise InputError(f"'{name}' is not among the measured models", field="--input-shape")
+        targets = [name] if name else [m for m in models if SPECS[m].input_kind == "image"]
+        out.update({m: shape for m in targets})
+    return out
+
+
+def build_config(args: argparse.Namespace):
+    """Validate the flags into a RunConfig (InputError naming the flag on the first problem)."""
+    from calibration.models import DTYPES, check_names
+    from calibration.plan import Settings
+    from calibration.runner import RunConfig
+
+    if args.iters < 1 or args.warmup < 0:
+        raise InputError("--iters must be >= 1 and --warmup >= 0", field="--iters" if args.iters < 1 else "--warmup")
+    if args.dtype not in DTYPES:
+        raise InputError(f"unknown dtype '{args.dtype}' (choose from {', '.join(DTYPES)})", field="--dtype")
+    models, pairs = _names(args.models, "--models"), _pairs(args.pair or [])
+    check_names(models + [m for p in pairs for m in p])
+    every = sorted(set(models + [m for p in pairs for m in p]))
+    settings = Settings(args.device, args.dtype, args.warmup, args.iters, _shapes(args.input_shape or [], every))
+    return RunConfig(settings, models, _ints(args.batches, "--batches"), _ints(args.processes, "--processes"),
+                     pairs, _names(args.emulate, "--emulate") if args.emulate else [], Path(args.out), args.resume)
+
+
+def _dry_run(cfg, planned) -> int:
+    from calibration.plan import estimate_seconds
+
+    print(f"plan: {len(planned.targets)} target(s) x {len(planned.points)} point(s) "
+          f"= {len(planned.targets) * len(planned.points)} measurements")
+    for t in planned.targets:
+        extra = f", {t.sms} SMs via {planned.method}" if t.emulated else ""
+        print(f"  {t.label}{extra}")
+        for p in planned.points:
+            what = f"{p.model} + {p.pair}" if p.pair else f"{p.model} x{p.processes}"
+            print(f"    {what} batch {p.batch}")
+    for s in planned.skipped:
+        print(f"  skipped: {s}")
+    secs = estimate_seconds(planned.targets, planned.points, cfg.settings)
+    print(f"estimated time: ~{secs / 60:.1f} min (rough: assumes fixed per-sample costs)")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("torch") is None:
+        raise InputError("needs PyTorch: pip install 'majula[calibrate]'", field="--device")
+    from calibration import runner
+
+    cfg = build_config(args)
+    if args.dry_run:
+        return _dry_run(cfg, runner.make_plan(cfg, args.cat))
+    doc = runner.run(cfg, catalog=args.cat, show_progress=not args.no_progress and sys.stderr.isatty())
+    meta = doc.meta or {}
+    print(f"wrote {len(doc.measurements)} measurements to {cfg.out} "
+          f"({len(meta.get('out_of_memory', []))} out of memory, {len(meta.get('skipped', []))} skipped)")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("calibrate", help="Measure models on a GPU (MIG instances or emulated slices) or the CPU.")
+    p.add_argument("--device", choices=["cpu", "cuda"], required=True, help="Where to measure.")
+    p.add_argument("--models", default="cnn,mlp", help="Comma-separated model names (default: cnn,mlp).")
+    p.add_argument("--batches", default="1,4,16", help="Comma-separated batch sizes (default: 1,4,16).")
+    p.add_argument("--processes", default="1", help="Concurrent copies per point, e.g. 1,2,3 (default: 1).")
+    p.add_argument("--pair", action="append", metavar="A,B", help="Also run models A and B together (repeatable).")
+    p.add_argument("--emulate", metavar="1g,3g,...", help="MIG off: also measure SM-limited slices (labelled).")
+    p.add_argument("--dtype", default="fp32", help="fp32, fp16 or bf16 (default: fp32).")
+    p.add_argument("--input-shape", action="append", metavar="[MODEL=]DIMS",
+                   help="One sample's shape: 'C,H,W' for every image model, or 'MODEL=DIMS' (repeatable).")
+    p.add_argument("--iters", type=int, default=50, help="Timed iterations per point (default: 50).")
+    p.add_argument("--warmup", type=int, default=5, help="Warm-up iterations per point (default: 5).")
+    p.add_argument("--out", default="calibration.json", help="Calibration file to write.")
+    p.add_argument("--resume", action="store_true", help="Continue an interrupted run from its sidecar.")
+    p.add_argument("--dry-run", action="store_true", help="List the planned points and a time estimate.")
+    p.add_argument("--no-progress", action="store_true", help="No progress bar.")
+    p.set_defaults(func=run)
+    return p
