@@ -59,13 +59,21 @@ def predict(source: CalibrationFile | Iterable[MeasurementRecord], model: str, g
         labels = ["prior"] * len(batches)
     else:
         lat, labels = curve_points(own, gtype, profile, batches, processes)
+    if _is_prior_file(source):
+        labels = ["prior"] * len(batches)  # a bundled prior file: its "measurements" are prior predictions
     measured_tput = _measured_throughput(own, profile, processes)
     out = []
     for b, l, s in zip(batches, lat, labels):
-        tput = measured_tput.get(b) if s == "measured" else None
+        tput = measured_tput.get(b) if s in ("measured", "prior") else None
         out.append({"batch": int(b), "latency_ms": round(float(l), 4),
                     "throughput_rps": round(float(tput if tput else processes * b * 1000.0 / l), 4), "source": s})
     return out
+
+
+def _is_prior_file(source) -> bool:
+    """True for a calibration file whose meta says its records are analytic-prior predictions."""
+    meta = source.meta if isinstance(source, CalibrationFile) else None
+    return bool(meta) and "analytic-prior" in str(meta.get("kind", ""))
 
 
 def curve_points(records: list[MeasurementRecord], gpu: GpuType, profile: str, batches: list[int],

@@ -78,6 +78,6 @@ def write_parvagpu_csv(records: list[MeasurementRecord], path: str | Path,
             for b in batches:
                 for k in range(1, max_processes + 1):
                     r = by_key.get((s, b, k))
-                    tput = "0" if r is None else f"{r.rate_rps / k:g}"
-                    lat = "0" if r is None else f"{r.latency_ms / 1000.0:g}"
+                    tput = "0" if r is None else f"{r.rate_rps / k:.10g}"
+                    lat = "0" if r is None else f"{r.latency_ms / 1000.0:.10g}"
                     w.writerow([s, b, k, tput, lat])

@@ -1,0 +1,77 @@
+"""Predictions (issue 3): source labels, measured points win, no guesses without measurements, prior transfer."""
+
+from __future__ import annotations
+
+import pytest
+
+from majula_model import InputError
+from majula_model.prediction import predict
+from majula_model.schema import MeasurementRecord
+
+
+def rec(model="m", gpu="A100-SXM4-80GB", profile="3g.40gb", batch=1, latency=5.0, tput=None, k=1):
+    return MeasurementRecord(model=model, gpu=gpu, profile=profile, batch=batch, processes=k, latency_ms=latency,
+                             throughput_rps=tput)
+
+
+RECS = [rec(profile=p, batch=b, latency=4.0 + b * 40.0 / s)
+        for p, s in (("1g.10gb", 1), ("3g.40gb", 3), ("7g.80gb", 7)) for b in (1, 4, 16, 64)]
+
+
+def test_labels_measured_interpolated_predicted():
+    rows = predict(RECS, "m", "A100-SXM4-80GB", "3g.40gb", [4, 8, 128])
+    assert [r["source"] for r in rows] == ["measured", "interpolated", "predicted"]
+    assert rows[0]["latency_ms"] == pytest.approx(4.0 + 4 * 40.0 / 3, abs=1e-3)
+    assert rows[0]["throughput_rps"] == pytest.approx(4 * 1000 / rows[0]["latency_ms"], rel=1e-4)
+    lo, hi = 4.0 + 4 * 40 / 3, 4.0 + 16 * 40 / 3
+    assert lo < rows[1]["latency_ms"] < hi
+    assert rows[2]["latency_ms"] > 4.0 + 64 * 40 / 3
+
+
+def test_unmeasured_profile_is_predicted_between_its_neighbours():
+    rows = predict(RECS, "m", "A100-SXM4-80GB", "4g.40gb", [16])
+    assert rows[0]["source"] == "predicted"
+    assert 4.0 + 16 * 40 / 7 < rows[0]["latency_ms"] < 4.0 + 16 * 40 / 3
+
+
+def test_measured_throughput_is_kept():
+    recs = RECS + [rec(profile="2g.20gb", batch=8, latency=20.0, tput=390.0)]
+    row = predict(recs, "m", "A100-SXM4-80GB", "2g.20gb", [8])[0]
+    assert (row["source"], row["throughput_rps"]) == ("measured", 390.0)
+
+
+def test_alias_resolves_and_processes_scale_throughput():
+    rows = predict(RECS, "m", "A100-SXM4-80GB", "3g.40gb", [16], processes=2)
+    assert rows[0]["throughput_rps"] == pytest.approx(2 * 16 * 1000 / rows[0]["latency_ms"], rel=1e-4)
+
+
+@pytest.mark.parametrize("model,gpu,field", [("nope", "A100-SXM4-80GB", "model"), ("m", "H100-SXM5-80GB", "gpu")])
+def test_no_measurements_at_all_is_an_input_error(model, gpu, field):
+    with pytest.raises(InputError) as e:
+        predict(RECS, model, gpu, "3g.40gb", [1])
+    assert e.value.field == field
+
+
+def test_unknown_profile_is_an_input_error():
+    with pytest.raises(InputError):
+        predict(RECS, "m", "A100-SXM4-80GB", "5g.50gb", [1])
+
+
+def test_prior_for_a_gpu_type_the_model_never_ran_on():
+    recs = [rec(model="resnet50", batch=b, latency=5.0 + b) for b in (1, 8)]
+    recs += [rec(model="vgg16", gpu="H100-SXM5-80GB", batch=1, latency=3.0)]
+    rows = predict(recs, "resnet50", "H100-SXM5-80GB", "3g.40gb", [1, 32])
+    assert [r["source"] for r in rows] == ["prior", "prior"]
+    assert rows[1]["latency_ms"] > rows[0]["latency_ms"]
+    with pytest.raises(InputError, match="no analytic prior"):
+        predict([rec(batch=1), rec(model="x", gpu="H100-SXM5-80GB")], "m", "H100-SXM5-80GB", "3g.40gb", [1])
+
+
+def test_bundled_prior_file_is_labelled_prior():
+    from pathlib import Path
+
+    from majula_model.loading import load_calibration
+
+    cal = load_calibration(Path(__file__).resolve().parents[1] / "calibration" / "prior-a100-sxm4-80gb.json")
+    rows = predict(cal, "resnet50", "A100-SXM4-80GB", "3g.40gb", [1, 3])
+    assert [r["source"] for r in rows] == ["prior", "prior"]
