@@ -149,3 +149,95 @@ def test_brute_force_equals_per_gpu_milp_parvagpu(parvagpu_calibration):
         assert agree(got.value if got else None, brute_force(problem)[objective])
 
     run()
+
+
+# --- check_plan catches broken plans -------------------------------------------------------------------------
+
+def _hand2(slo: float = 100.0, objective: str = "min_gpus", demand_a: float = 200.0):
+    records = [rec("1g.6gb", 10, 100), rec("2g.12gb", 10, 180), rec("2g.12gb", 10, 300, model="b")]
+    return build("hand2", [("A30-24GB", 1, 2.5)], [("a", slo, demand_a), ("b", slo, 300.0)], records,
+                 schema.Policy(), objective)
+
+
+def _run(name: str, rate: float, cap: float) -> dict:
+    return {"name": name, "batch": 1, "processes": 1, "latency_ms": 10.0, "rate_rps": rate, "capacity_rps": cap}
+
+
+def _good_plan() -> dict:
+    return {"instance": "hand2", "objective": {"kind": "min_gpus", "value": 2.5, "bound": 2.5},
+            "status": "optimal", "gap": 0.0, "solver": "test", "solve_seconds": 0.0,
+            "gpus": [{"id": 0, "type": "A30-24GB", "geometry": ["2g.12gb", "1g.6gb", "1g.6gb"],
+                      "instances": [{"profile": "2g.12gb", "start": 0, "models": [_run("b", 300.0, 300.0)]},
+                                    {"profile": "1g.6gb", "start": 2, "models": [_run("a", 100.0, 100.0)]},
+                                    {"profile": "1g.6gb", "start": 3, "models": [_run("a", 100.0, 100.0)]}]}],
+            "models": [{"name": "a", "demand_rps": 200.0, "served_rps": 200.0, "capacity_rps": 200.0},
+                       {"name": "b", "demand_rps": 300.0, "served_rps": 300.0, "capacity_rps": 300.0}]}
+
+
+def _set(path: list, value):
+    def mutate(plan: dict) -> None:
+        node = plan
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return mutate
+
+
+def _second_gpu(plan: dict) -> None:
+    plan["gpus"].append({**plan["gpus"][0], "id": 1})
+
+
+MUTATIONS = {
+    "overlapping start": _set(["gpus", 0, "instances", 1, "start"], 1),
+    "start not in table": _set(["gpus", 0, "instances", 0, "start"], 1),
+    "geometry mismatch": _set(["gpus", 0, "geometry"], ["2g.12gb", "1g.6gb"]),
+    "rate over capacity": _set(["gpus", 0, "instances", 0, "models", 0, "rate_rps"], 301.0),
+    "latency not measured": _set(["gpus", 0, "instances", 0, "models", 0, "latency_ms"], 9.0),
+    "capacity not the point's": _set(["gpus", 0, "instances", 1, "models", 0, "capacity_rps"], 180.0),
+    "batch not measured": _set(["gpus", 0, "instances", 1, "models", 0, "batch"], 2),
+    "model not on that profile": _set(["gpus", 0, "instances", 1, "models", 0, "name"], "b"),
+    "served not the sum": _set(["models", 0, "served_rps"], 190.0),
+    "capacity not the sum": _set(["models", 1, "capacity_rps"], 310.0),
+    "wrong demand": _set(["models", 1, "demand_rps"], 310.0),
+    "wrong objective value": _set(["objective", "value"], 1.0),
+    "optimal with a gap": _set(["gap"], 0.1),
+    "bound far from value": _set(["objective", "bound"], 1.0),
+    "more GPUs than the pool": _second_gpu,
+    "GPU type not in pool": _set(["gpus", 0, "type"], "A100-SXM4-80GB"),
+}
+
+
+def test_check_plan_accepts_a_good_plan():
+    from reference.plan_check import check_plan
+
+    check_plan(_hand2(), schema.Plan.model_validate(_good_plan()), "min_gpus")
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_check_plan_rejects(name):
+    from reference.plan_check import check_plan
+
+    plan = _good_plan()
+    MUTATIONS[name](plan)
+    with pytest.raises(AssertionError):
+        check_plan(_hand2(), schema.Plan.model_validate(plan), "min_gpus")
+
+
+def test_check_plan_rejects_slo_misses_and_under_service():
+    from reference.plan_check import check_plan
+
+    with pytest.raises(AssertionError, match="no record meets"):
+        check_plan(_hand2(slo=19.0), schema.Plan.model_validate(_good_plan()), "min_gpus")
+    short = _good_plan()
+    short["gpus"][0]["instances"][2]["models"][0]["rate_rps"] = 50.0
+    short["models"][0]["served_rps"] = 150.0
+    with pytest.raises(AssertionError, match="under min_gpus"):
+        check_plan(_hand2(), schema.Plan.model_validate(short), "min_gpus")
+    over = _good_plan()
+    over["objective"] = {"kind": "max_throughput", "value": 500.0, "bound": 500.0}
+    over["models"][0]["demand_rps"] = 150.0
+    check_plan(_hand2(objective="max_throughput"), schema.Plan.model_validate(_good_plan() | {
+        "objective": over["objective"]}), "max_throughput")
+    with pytest.raises(AssertionError, match="> demand"):
+        check_plan(_hand2(objective="max_throughput", demand_a=150.0), schema.Plan.model_validate(over),
+                   "max_throughput")

@@ -34,8 +34,9 @@ def build(name: str, pools: list[tuple[str, int, float]], models: list[tuple[str
 
 @st.composite
 def synthetic(draw, max_gpus: int = 3, with_full: bool = False, objective: str = "max_throughput",
-              a30_only: bool = False) -> Problem:
-    """1-``max_gpus`` GPUs of one or two types, 1-3 models, 2-3 measured profiles per type."""
+              a30_only: bool = False, profiles: tuple[int, int] = (2, 3)) -> Problem:
+    """1-``max_gpus`` GPUs of one or two types, 1-3 models, ``profiles`` measured profiles per type. GPU names
+    are sometimes aliases, and a record on a type outside the pools (which must be ignored) may appear."""
     choices = [["A30-24GB"], ["A30-24GB"], ["A100-SXM4-80GB"], ["A30-24GB", "A100-SXM4-80GB"]]
     types = draw(st.sampled_from(choices[:1] if a30_only else choices))
     counts = [1] * len(types)
@@ -51,15 +52,16 @@ def synthetic(draw, max_gpus: int = 3, with_full: bool = False, objective: str =
         models.append((name, slo, float(draw(st.integers(20, 3000)))))
     cat = default_catalog()
     records = []
-    chosen = {t: draw(st.lists(st.sampled_from(SYNTH_PROFILES[t]), min_size=2, max_size=3, unique=True))
-              for t in types}
+    chosen = {t: draw(st.lists(st.sampled_from(SYNTH_PROFILES[t]), min_size=profiles[0],
+                                max_size=min(profiles[1], len(SYNTH_PROFILES[t])), unique=True)) for t in types}
+    names = {t: draw(st.sampled_from([t, *cat.gpus[t].aliases])) for t in types}
     for name, slo, _ in models:
         for t in types:
             for p in chosen[t] + ([FULL] if with_full and draw(st.booleans()) else []):
                 mem = cat.gpus[t].profile_memory_gb(p)
                 for _ in range(draw(st.integers(0, 3))):
                     records.append(schema.MeasurementRecord(
-                        model=name, gpu=t, profile=p, batch=draw(st.sampled_from([1, 2, 4, 8, 16])),
+                        model=name, gpu=names[t], profile=p, batch=draw(st.sampled_from([1, 2, 4, 8, 16])),
                         processes=draw(st.integers(1, 3)), latency_ms=draw(st.integers(1, 80)) / 1.0,
                         throughput_rps=draw(st.one_of(st.none(), st.integers(10, 2000).map(float))),
                         memory_gb=draw(st.one_of(st.none(), st.floats(0.5, mem * 1.5).map(lambda x: round(x, 1))))))
@@ -69,7 +71,11 @@ def synthetic(draw, max_gpus: int = 3, with_full: bool = False, objective: str =
             model=name, gpu=t, profile=p, batch=draw(st.sampled_from([1, 2, 4])),
             latency_ms=float(draw(st.integers(1, int(fraction * slo)))),
             throughput_rps=draw(st.one_of(st.none(), st.integers(10, 2000).map(float)))))
-    return build("synthetic", list(zip(types, counts, costs)), models, records, policy, objective)
+        if draw(st.integers(0, 4)) == 0:  # a fast point on a GPU type nobody has: must not count
+            records.append(schema.MeasurementRecord(model=name, gpu="H100-SXM5-80GB", profile="1g.10gb", batch=1,
+                                                    latency_ms=1.0, throughput_rps=99999.0))
+    pools = [(draw(st.sampled_from([t, *cat.gpus[t].aliases])), n, c) for t, n, c in zip(types, counts, costs)]
+    return build("synthetic", pools, models, records, policy, objective)
 
 
 @st.composite
