@@ -1,0 +1,49 @@
+"""``majula simulate INSTANCE --plan PLAN``: replay a plan under load and report SLO attainment per model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import InputError
+from ..loading import load_instance, parse, read_json
+from ..schema import Plan
+from ..simulator import SimOptions, simulate
+from ..simulator.report import plot_cdfs, table
+
+
+def run(args: argparse.Namespace) -> int:
+    problem = load_instance(args.instance, args.cat)
+    plan = parse(Plan, read_json(args.plan), args.plan)
+    if plan.instance != problem.instance.name:
+        raise InputError(f"plan is for instance '{plan.instance}', not '{problem.instance.name}'",
+                         file=args.plan, field="instance")
+    opts = SimOptions(load=args.load, duration_s=args.duration, seed=args.seed, trace=args.trace,
+                      routing=args.routing, late=args.late, jitter=args.jitter, plan_file=args.plan)
+    res = simulate(problem, plan, opts)
+    if args.plot:
+        try:
+            plot_cdfs(res, args.plot)
+        except (OSError, ValueError) as e:
+            raise InputError(f"cannot write plot: {e}", file=args.plot) from None
+    print(json.dumps(res.to_dict(), indent=2) if args.json else table(res))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("simulate", help="Replay a plan under load and measure SLO attainment.")
+    p.add_argument("instance", help="Instance JSON file (SLOs and measurements).")
+    p.add_argument("--plan", required=True, metavar="PLAN", help="Plan JSON (majula solve --json).")
+    p.add_argument("--load", type=float, default=1.0, metavar="X", help="Arrival rate = X x served_rps (default 1).")
+    p.add_argument("--duration", type=float, default=60.0, metavar="S", help="Simulated seconds (default 60).")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="Random seed (default 0).")
+    p.add_argument("--trace", metavar="CSV", help="Arrivals from a CSV of timestamp (s),model instead of Poisson.")
+    p.add_argument("--routing", choices=["proportional", "jsq"], default="proportional",
+                   help="Split by planned rate (default) or join the shortest queue.")
+    p.add_argument("--late", choices=["serve", "drop"], default="serve",
+                   help="Serve requests whose deadline has passed (default) or drop them.")
+    p.add_argument("--jitter", action="store_true", help="Service times vary between p50 and p99 where p50 is known.")
+    p.add_argument("--json", action="store_true", help="JSON on stdout.")
+    p.add_argument("--plot", metavar="FILE", help="Write latency CDFs to FILE (png, pdf, svg).")
+    p.set_defaults(func=run)
+    return p

@@ -1,0 +1,41 @@
+"""Helpers for the simulator tests: tiny problems and hand-built plans (no placer needed).
+
+Not a test module of its own (no tests here); named so that it belongs to the simulator's files.
+"""
+
+from __future__ import annotations
+
+from majula_model.catalog import default_catalog
+from majula_model.loading import Problem, problem_from_instance
+from majula_model.schema import Instance, MeasurementRecord, Plan
+
+GPU = "A100-SXM4-80GB"
+
+
+def problem(models: dict[str, float], records: list[MeasurementRecord], arrivals: str = "smooth") -> Problem:
+    """An instance with the given {model: slo_ms} and inline records on one A100 80GB pool."""
+    inst = Instance(name="t", gpus=[{"type": GPU, "count": 8}],
+                    models=[{"name": m, "slo_ms": s, "demand_rps": 1.0} for m, s in models.items()],
+                    measurements=records, policy={"arrivals": arrivals})
+    return problem_from_instance(inst, catalog=default_catalog())
+
+
+def record(model: str, profile: str, batch: int, processes: int, latency_ms: float, **kw) -> MeasurementRecord:
+    return MeasurementRecord(model=model, gpu=GPU, profile=profile, batch=batch, processes=processes,
+                             latency_ms=latency_ms, **kw)
+
+
+def plan(runs: list[dict], name: str = "t") -> Plan:
+    """A plan with one 7g.80gb GPU per run dict {name, batch, processes, latency_ms, rate_rps[, profile]}."""
+    gpus, served = [], {}
+    for i, r in enumerate(runs):
+        prof = r.get("profile", "7g.80gb")
+        run = {k: r[k] for k in ("name", "batch", "processes", "latency_ms", "rate_rps")}
+        run["capacity_rps"] = r.get("capacity_rps", r["rate_rps"])
+        gpus.append({"id": i, "type": GPU, "geometry": [prof],
+                     "instances": [{"profile": prof, "start": 0, "models": [run]}]})
+        served[r["name"]] = served.get(r["name"], 0.0) + r["rate_rps"]
+    models = [{"name": m, "demand_rps": v, "served_rps": v, "capacity_rps": v} for m, v in served.items()]
+    return Plan.model_validate({"instance": name, "objective": {"kind": "max_throughput", "value": None,
+                                "bound": None}, "status": "optimal", "gap": 0.0, "solver": "hand",
+                                "solve_seconds": 0.0, "gpus": gpus, "models": models})
