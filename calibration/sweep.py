@@ -74,8 +74,9 @@ def blocked_by(point: Point, ooms: list[dict[str, Any]]) -> dict[str, Any] | Non
 
 
 def sweep(target: Target, points: list[Point], settings: Settings, *, done: set[str] | None = None,
-          ooms: list[dict[str, Any]] | None = None, measure: Measure = default_measure) -> Iterator[dict[str, Any]]:
+          ooms: list[dict[str, Any]] | None = None, measure: Measure | None = None) -> Iterator[dict[str, Any]]:
     """Measure each point not in ``done``; yield 'point', 'oom' and 'skip' events in order."""
+    measure = measure or default_measure   # looked up per call, so tests can replace the module's function
     done = done or set()
     ooms = list(ooms or [])
     for p in points:

@@ -160,24 +160,50 @@ def _copy_main(job: Job, barrier: Any, queue: Any, slot: int) -> None:
 
 def run_concurrent(jobs: list[Job], timeout_s: float = 1800.0) -> list[Timing]:
     """Run each job in its own process, timed loops started together; OutOfMemory if any copy ran out."""
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")
+    ctx = _mp_context()
     barrier, queue = ctx.Barrier(len(jobs)), ctx.Queue()
     procs = [ctx.Process(target=_copy_main, args=(j, barrier, queue, i), daemon=True) for i, j in enumerate(jobs)]
     for p in procs:
         p.start()
-    results: dict[int, tuple[str, Any]] = {}
     try:
-        for _ in jobs:
-            slot, status, payload = queue.get(timeout=timeout_s)
-            results[slot] = (status, payload)
+        results = _gather(queue, procs, time.monotonic() + timeout_s)
     finally:
         for p in procs:
             p.join(timeout=30)
             if p.is_alive():
                 p.terminate()
     return _collect(results, len(jobs))
+
+
+def _gather(queue: Any, procs: list[Any], deadline: float) -> dict[int, tuple[str, Any]]:
+    """Each copy's report; a copy that died without one (a crash) or ran past the deadline is an error."""
+    import queue as queue_mod
+
+    results: dict[int, tuple[str, Any]] = {}
+    while len(results) < len(procs):
+        try:
+            slot, status, payload = queue.get(timeout=1.0)
+            results[slot] = (status, payload)
+            continue
+        except queue_mod.Empty:
+            pass
+        for i, p in enumerate(procs):
+            if i not in results and p.exitcode is not None and queue.empty():
+                results[i] = ("error", f"copy {i} exited with {p.exitcode} without a result")
+        if time.monotonic() > deadline:
+            results.update({i: ("error", "timed out") for i in range(len(procs)) if i not in results})
+    return results
+
+
+def _mp_context() -> Any:
+    """A forkserver that imported torch once (fast copies, no CUDA state inherited); spawn where there is none."""
+    import multiprocessing as mp
+
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["torch", "calibration.timing", "calibration.models", "calibration.builtin"])
+    return ctx
 
 
 def _collect(results: dict[int, tuple[str, Any]], n: int) -> list[Timing]:

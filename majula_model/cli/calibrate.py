@@ -54,9 +54,9 @@ def _shapes(raw: list[str], models: list[str]) -> dict[str, list[int]]:
     for text in raw:
         name, _, dims = text.rpartition("=")
         shape = _ints(dims, "--input-shape", unique=False)
-        if name and name not in models:
-            raise InputError(f"'{name}' is not among the measured models", field="--input-shape")
-        targets = [name] if name else [m for m in models if SPECS[m].input_kind == "image"]
+        if name and name not in SPECS:
+            raise InputError(f"unknown model '{name}'", field="--input-shape")
+        targets = [name] if name in models else [] if name else [m for m in models if SPECS[m].input_kind == "image"]
         out.update({m: shape for m in targets})
     return out
 
