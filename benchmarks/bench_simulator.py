@@ -1,0 +1,131 @@
+"""Simulator speed: simulated requests per second of wall time (target: 10 million requests in under 10 s).
+
+The plan is realistic: the 11 ParvaGPU models (A100 80GB measurements, read at run time from
+``<repo>/../shared/data``) with SLOs of 10-20x their fastest batch-1 latency, solved for ``min_gpus`` under
+``arrivals: "poisson"`` by the placer when it is installed, otherwise by a hand rule (each model on its best 3g
+point). Demand is scaled so that ``--requests`` arrive in ``--duration`` seconds at load 1. Also timed: the
+drop policy, jitter (a no-op here: ParvaGPU has no p50), overload, JSQ routing on a tenth of the volume, and
+``poisson_capacity`` over every ParvaGPU point (cold cache).
+
+Run: ``.venv/bin/python benchmarks/bench_simulator.py [--requests 10000000] [--duration 60]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from majula_model.capacity import capacity_table  # noqa: E402
+from majula_model.catalog import default_catalog  # noqa: E402
+from majula_model.importers import read_parvagpu  # noqa: E402
+from majula_model.loading import Problem, problem_from_instance  # noqa: E402
+from majula_model.schema import Instance, Plan  # noqa: E402
+from majula_model.simulator import SimOptions, simulate  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "parvagpu-a100-80gb"
+SLO_FACTOR = {"bert": 4.0}  # bert's batch-1 latency is already long; other models get 15x
+
+
+def build_problem(total_rps: float) -> Problem:
+    """All ParvaGPU models, SLO = 15x fastest batch-1 latency (4x for bert), demand sharing ``total_rps``."""
+    cal = read_parvagpu(DATA)
+    fastest: dict[str, float] = {}
+    for r in cal.measurements:
+        if r.batch == 1 and r.processes == 1:
+            fastest[r.model] = min(fastest.get(r.model, math.inf), r.latency_ms)
+    models = [{"name": m, "slo_ms": max(20.0, SLO_FACTOR.get(m, 15.0) * lat), "demand_rps": total_rps / len(fastest)}
+              for m, lat in sorted(fastest.items())]
+    inst = Instance(name="bench", gpus=[{"type": "A100-SXM4-80GB", "count": 512}], models=models,
+                    measurements=cal.measurements, policy={"arrivals": "poisson"}, objective="min_gpus")
+    return problem_from_instance(inst, catalog=default_catalog())
+
+
+def hand_plan(problem: Problem) -> Plan:
+    """Fallback without the placer: each model on as many 3g.40gb instances (two per GPU) as its demand needs."""
+    table = capacity_table(problem)
+    gpus, models, gid = [], [], 0
+    for m in problem.instance.models:
+        cap = table[(m.name, "A100-SXM4-80GB", "3g.40gb")]
+        n = math.ceil(m.demand_rps / cap.capacity_rps)
+        run = {"name": m.name, "batch": cap.batch, "processes": cap.processes, "latency_ms": cap.latency_ms,
+               "rate_rps": m.demand_rps / n, "capacity_rps": cap.capacity_rps}
+        for k in range(0, n, 2):
+            insts = [{"profile": "3g.40gb", "start": 4 * j, "models": [run]} for j in range(min(2, n - k))]
+            gpus.append({"id": gid, "type": "A100-SXM4-80GB", "geometry": ["3g.40gb"] * len(insts),
+                         "instances": insts})
+            gid += 1
+        models.append({"name": m.name, "demand_rps": m.demand_rps, "served_rps": m.demand_rps,
+                       "capacity_rps": n * cap.capacity_rps})
+    return Plan.model_validate({"instance": "bench", "objective": {"kind": "min_gpus", "value": gid, "bound": None},
+                                "status": "feasible", "gap": None, "solver": "hand", "solve_seconds": 0.0,
+                                "gpus": gpus, "models": models})
+
+
+def make_plan(problem: Problem) -> tuple[Plan, str]:
+    try:
+        from majula_model.placer import solve
+    except ImportError:
+        return hand_plan(problem), "hand rule (placer not installed)"
+    return solve(problem, "min_gpus", time_limit=60), "placer min_gpus"
+
+
+def timed(problem: Problem, plan: Plan, label: str, **opts) -> None:
+    t = time.perf_counter()
+    res = simulate(problem, plan, SimOptions(**opts))
+    wall = time.perf_counter() - t
+    n = sum(m.requests for m in res.models)
+    print(f"{label:<44}{n:>12,d}{wall:>9.2f}{n / wall / 1e6:>10.2f}{100 * (res.min_attainment or 0):>11.2f}%")
+
+
+def machine() -> str:
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in subprocess.run(
+            ["lscpu"], capture_output=True, text=True).stdout.splitlines() if line.startswith("Model name"))
+    except (OSError, StopIteration):
+        model = platform.processor() or "unknown CPU"
+    import os
+
+    return f"{platform.machine()}, {os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=float, default=10e6)
+    ap.add_argument("--duration", type=float, default=60.0)
+    args = ap.parse_args()
+    if not DATA.is_dir():
+        print(f"public data not found at {DATA}", file=sys.stderr)
+        return 2
+    print(f"machine: {machine()}; date {time.strftime('%Y-%m-%d %H:%M %Z')}")
+    from majula_model.queueing import poisson_capacity
+
+    t = time.perf_counter()
+    problem = build_problem(args.requests / args.duration)
+    poisson_capacity.cache_clear()
+    capacity_table(problem)
+    print(f"poisson capacity table ({len(problem.measurements)} points, cold cache): {time.perf_counter() - t:.2f} s")
+    plan, how = make_plan(problem)
+    runs = sum(len(i.models) for g in plan.gpus for i in g.instances)
+    print(f"plan: {how}, {len(plan.gpus)} GPUs, {runs} runs")
+    print(f"{'case':<44}{'requests':>12}{'wall s':>9}{'M req/s':>10}{'min attain':>12}")
+    d = args.duration
+    timed(problem, plan, "load 1.0, serve (default)", load=1.0, duration_s=d, seed=1)
+    timed(problem, plan, "load 0.9, serve", load=0.9, duration_s=d, seed=1)
+    timed(problem, plan, "load 1.0, drop late", load=1.0, duration_s=d, seed=1, late="drop")
+    timed(problem, plan, "load 1.0, jitter p50..p99 (none known: same)", load=1.0, duration_s=d, seed=1, jitter=True)
+    timed(problem, plan, "load 1.3, drop late (overload)", load=1.3, duration_s=d, seed=1, late="drop")
+    timed(problem, plan, "load 1.0, jsq routing (1/10 of the volume)", load=1.0, duration_s=d / 10, seed=1,
+          routing="jsq")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
