@@ -12,10 +12,12 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from majula_model import schema
+from majula_model.catalog import default_catalog
 from majula_model.errors import Infeasible
 from reference.brute_force import brute_force
 from reference.instances import build, parvagpu, synthetic
 from reference.per_gpu_milp import solve_per_gpu
+from reference.placements_ref import valid_geometries
 from reference.plan_check import check_plan, close
 
 if importlib.util.find_spec("majula_model.placer") is None:
@@ -109,3 +111,38 @@ def test_max_scale_plan_routes_the_scaled_demand():
     for m in plan.models:
         assert m.served_rps >= a * m.demand_rps * (1 - 1e-6), \
             f"{m.name}: served {m.served_rps} < scale {a} x demand {m.demand_rps}"
+
+
+def _one_model_per_profile(gpu_type: str, geometry: tuple[str, ...], count: int):
+    """min_gpus instance whose demand needs exactly ``geometry``'s instances: model ``m_<profile>`` runs only on
+    that profile, 100 rps per instance, demand 100 x (instances of that profile)."""
+    from collections import Counter
+
+    need = Counter(geometry)
+    records = [schema.MeasurementRecord(model=f"m_{p}", gpu=gpu_type, profile=p, batch=1, latency_ms=10.0,
+                                        throughput_rps=100.0) for p in need]
+    return build("geometry", [(gpu_type, count, 1.0)], [(f"m_{p}", 100.0, 100.0 * c) for p, c in need.items()],
+                 records, schema.Policy(), "min_gpus")
+
+
+@pytest.mark.parametrize("gpu_type,geometry", [
+    (t, g) for t in ("A100-SXM4-80GB", "A30-24GB")
+    for g in sorted(valid_geometries(default_catalog().get(t))) if g])
+def test_every_geometry_decodes_onto_one_gpu(gpu_type, geometry):
+    # Includes layouts a largest-first pass gets wrong, e.g. 3g + 4 x 1g.10gb needs the 3g at start 4.
+    p = _one_model_per_profile(gpu_type, geometry, 2)
+    plan = solve(p, "min_gpus")
+    check_plan(p, plan, "min_gpus")
+    assert plan.objective.value == pytest.approx(1.0) and sorted(plan.gpus[0].geometry) == list(geometry)
+
+
+@pytest.mark.parametrize("geometry", [("3g.40gb", "3g.40gb", "1g.10gb"), ("4g.40gb", "4g.40gb"),
+                                      ("4g.40gb",) + ("1g.10gb",) * 4, ("1g.10gb",) * 8,
+                                      ("2g.20gb",) * 3 + ("1g.20gb", "1g.10gb")])
+def test_unplaceable_multiset_needs_two_gpus(geometry):
+    p = _one_model_per_profile("A100-SXM4-80GB", geometry, 2)
+    plan = solve(p, "min_gpus")
+    check_plan(p, plan, "min_gpus")
+    assert plan.objective.value == pytest.approx(2.0)
+    with pytest.raises(Infeasible):
+        solve(_one_model_per_profile("A100-SXM4-80GB", geometry, 1), "min_gpus")
