@@ -64,8 +64,8 @@ def check_names(names: list[str]) -> None:
             if not package_available(s.package):
                 missing.setdefault(s.package, []).append(s.name)
         need = "; ".join(f"{pkg}: {', '.join(ns)}" for pkg, ns in missing.items()) or "none"
-        why = "unknown model" if spec is None else f"model needs the '{spec.package}' package"
-        raise InputError(f"{why} '{name}' (available: {', '.join(available_models())}; "
+        why = f"unknown model '{name}'" if spec is None else f"model '{name}' needs the '{spec.package}' package"
+        raise InputError(f"{why} (available: {', '.join(available_models())}; "
                          f"need a package: {need})", field="--models")
 
 
