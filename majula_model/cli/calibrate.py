@@ -105,7 +105,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = build_config(args)
     if args.dry_run:
         return _dry_run(cfg, runner.make_plan(cfg, args.cat))
-    doc = runner.run(cfg, catalog=args.cat, show_progress=not args.no_progress and sys.stderr.isatty())
+    try:
+        doc = runner.run(cfg, catalog=args.cat, show_progress=not args.no_progress and sys.stderr.isatty())
+    except KeyboardInterrupt:
+        print(f"majula: finished points are kept in {runner.sidecar_path(cfg.out)}; rerun with --resume",
+              file=sys.stderr)
+        raise
     meta = doc.meta or {}
     print(f"wrote {len(doc.measurements)} measurements to {cfg.out} "
           f"({len(meta.get('out_of_memory', []))} out of memory, {len(meta.get('skipped', []))} skipped)")
