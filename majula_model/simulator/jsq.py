@@ -22,8 +22,9 @@ from .service import Z99, Run
 class _State:
     """One run during the event loop: waiting requests, servers (free time, batch size), completions."""
 
-    def __init__(self, run: Run, done: np.ndarray, jitter: np.random.Generator | None) -> None:
+    def __init__(self, run: Run, done: np.ndarray, jitter: np.random.Generator | None, horizon_ms: float) -> None:
         self.run = run
+        self.horizon_ms = horizon_ms
         self.service = run.service_ms.tolist()
         self.speed = run.batch * run.processes / run.latency_ms
         self.waiting: deque[tuple[float, int]] = deque()
@@ -53,10 +54,12 @@ class _State:
             while q and n < run.batch and q[0][0] <= t:
                 taken.append(q.popleft()[1])
                 n += 1
-            dur = s[n] if self.jitter is None else s[n] * float(np.exp(run.jitter_sigma * (self.jitter.standard_normal() - Z99)))
+            dur = s[n]
+            if self.jitter is not None:
+                dur *= float(np.exp(run.jitter_sigma * (self.jitter.standard_normal() - Z99)))
             heapq.heapreplace(self.servers, (t + dur, n))
             self.done[taken] = t + dur
-            self.busy_ms += dur
+            self.busy_ms += max(0.0, min(t + dur, self.horizon_ms) - min(t, self.horizon_ms))
             self.batches += 1
 
     def load(self, now: float) -> float:
@@ -66,8 +69,9 @@ class _State:
 
 
 def simulate_jsq(arrivals: dict[str, np.ndarray], runs: list[Run], drop: bool, jitter: bool,
-                 seeds: list[np.random.SeedSequence]) -> tuple[dict[int, np.ndarray], dict[int, tuple]]:
-    """Latencies per run (NaN = dropped) and (requests, busy ms, batches) per run."""
+                 seeds: list[np.random.SeedSequence], horizon_ms: float
+                 ) -> tuple[dict[int, np.ndarray], dict[int, tuple]]:
+    """Latencies per run (NaN = dropped) and (requests, busy ms within the horizon, batches) per run."""
     latency: dict[int, np.ndarray] = {}
     per_run: dict[int, tuple] = {}
     for name, arr in arrivals.items():
@@ -76,7 +80,7 @@ def simulate_jsq(arrivals: dict[str, np.ndarray], runs: list[Run], drop: bool, j
             continue
         done = np.full(len(arr), np.nan)
         states = [_State(runs[i], done, np.random.default_rng(seeds[i]) if jitter and runs[i].jitter_sigma
-                         else None) for i in idx]
+                         else None, horizon_ms) for i in idx]
         owner = np.empty(len(arr), dtype=np.int64)
         for k, a in enumerate(arr.tolist()):
             for st in states:

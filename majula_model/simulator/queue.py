@@ -24,11 +24,16 @@ class QueueResult:
     """Per-request completion times (ms; NaN = dropped) and the servers' busy time."""
 
     done_ms: np.ndarray
-    busy_ms: float
+    busy_ms: float  # server time spent in batches, counted within [0, horizon_ms]
     batches: int
 
 
-def _unit_batches(arr: np.ndarray, processes: int, service_ms: float) -> QueueResult:
+def _busy_within(end: np.ndarray, dur: np.ndarray, horizon_ms: float) -> float:
+    """Server time of batches ending at ``end`` after ``dur``, clipped to ``[0, horizon_ms]`` (utilisation)."""
+    return float(np.sum(np.minimum(end, horizon_ms) - np.minimum(end - dur, horizon_ms)))
+
+
+def _unit_batches(arr: np.ndarray, processes: int, service_ms: float, horizon_ms: float) -> QueueResult:
     """Batch 1, deterministic service: request n starts at ``max(a_n, start_{n-c} + S)`` (FIFO, equal service
     times free the servers in start order), so each residue class mod c is a Lindley recursion, solved by a
     running maximum: ``start_k = k S + max_{j<=k}(a_j - j S)``."""
@@ -37,7 +42,8 @@ def _unit_batches(arr: np.ndarray, processes: int, service_ms: float) -> QueueRe
         a = arr[r::processes]
         ks = np.arange(len(a), dtype=float) * service_ms
         start[r::processes] = np.maximum.accumulate(a - ks) + ks
-    return QueueResult(start + service_ms, float(len(arr)) * service_ms, len(arr))
+    done = start + service_ms
+    return QueueResult(done, _busy_within(done, np.full(len(done), service_ms), horizon_ms), len(arr))
 
 
 def _batch_loop(arr: list[float], batch: int, processes: int, service: list[float], jitter: np.ndarray | None,
@@ -73,17 +79,19 @@ def _batch_loop(arr: list[float], batch: int, processes: int, service: list[floa
 
 
 def simulate_queue(arr: np.ndarray, batch: int, processes: int, service_ms: np.ndarray, slo_ms: float,
-                   drop: bool = False, jitter: np.ndarray | None = None) -> QueueResult:
+                   drop: bool = False, jitter: np.ndarray | None = None,
+                   horizon_ms: float = np.inf) -> QueueResult:
     """Simulate one queue over sorted arrival times ``arr`` (ms).
 
     ``service_ms[n]`` is the service time of a batch of n requests (index 0 unused); ``jitter`` (optional)
-    holds one multiplicative factor per batch, at least ``len(arr)`` of them.
+    holds one multiplicative factor per batch, at least ``len(arr)`` of them. Busy time counts only work done
+    before ``horizon_ms`` (the end of the arrival window), so utilisation stays a share of that window.
     """
     n = len(arr)
     if n == 0:
         return QueueResult(np.empty(0), 0.0, 0)
     if batch == 1 and jitter is None and not drop:
-        return _unit_batches(arr, processes, float(service_ms[1]))
+        return _unit_batches(arr, processes, float(service_ms[1]), horizon_ms)
     firsts, sizes, ends = _batch_loop(arr.tolist(), batch, processes, service_ms.tolist(), jitter, slo_ms, drop)
     first = np.asarray(firsts, dtype=np.int64)
     size = np.asarray(sizes, dtype=np.int64)
@@ -92,12 +100,5 @@ def simulate_queue(arr: np.ndarray, batch: int, processes: int, service_ms: np.n
     offsets = np.cumsum(size) - size
     idx = np.arange(int(size.sum())) - np.repeat(offsets - first, size)
     done[idx] = np.repeat(end, size)
-    return QueueResult(done, _busy(size, service_ms, jitter), len(first))
-
-
-def _busy(size: np.ndarray, service_ms: np.ndarray, jitter: np.ndarray | None) -> float:
-    """Total server time spent in batches (for utilisation)."""
-    s = service_ms[size]
-    if jitter is not None:
-        s = s * jitter[: len(size)]
-    return float(s.sum())
+    dur = service_ms[size] if jitter is None else service_ms[size] * jitter[: len(size)]
+    return QueueResult(done, _busy_within(end, dur, horizon_ms), len(first))

@@ -73,7 +73,8 @@ def _jitter(run: Run, n: int, enabled: bool, seed: np.random.SeedSequence) -> np
 
 
 def _proportional(arrivals: dict[str, np.ndarray], runs: list[Run], opts: SimOptions,
-                  seeds: list[np.random.SeedSequence]) -> tuple[dict[int, np.ndarray], dict[int, tuple]]:
+                  seeds: list[np.random.SeedSequence], horizon_ms: float
+                  ) -> tuple[dict[int, np.ndarray], dict[int, tuple]]:
     """Split each model's stream over its runs by planned rate, then simulate each run alone."""
     latency: dict[int, np.ndarray] = {}
     per_run: dict[int, tuple] = {}
@@ -86,7 +87,8 @@ def _proportional(arrivals: dict[str, np.ndarray], runs: list[Run], opts: SimOpt
         for i, part in zip(idx, parts):
             run = runs[i]
             jit = _jitter(run, len(part), opts.jitter, seeds[i].spawn(1)[0])
-            q = simulate_queue(part, run.batch, run.processes, run.service_ms, run.slo_ms, opts.late == "drop", jit)
+            q = simulate_queue(part, run.batch, run.processes, run.service_ms, run.slo_ms, opts.late == "drop", jit,
+                               horizon_ms)
             latency[i] = q.done_ms - part
             per_run[i] = (len(part), q.busy_ms, q.batches)
     return latency, per_run
@@ -104,9 +106,9 @@ def simulate(problem: Problem, plan: Plan, opts: SimOptions | None = None) -> Si
     if opts.routing == "jsq":
         from .jsq import simulate_jsq
 
-        latency, per_run = simulate_jsq(arrivals, runs, opts.late == "drop", opts.jitter, rseeds)
+        latency, per_run = simulate_jsq(arrivals, runs, opts.late == "drop", opts.jitter, rseeds, duration_s * 1e3)
     else:
-        latency, per_run = _proportional(arrivals, runs, opts, rseeds)
+        latency, per_run = _proportional(arrivals, runs, opts, rseeds, duration_s * 1e3)
     models = [model_stats(m, arrivals.get(m.name, np.empty(0)), [latency[i] for i, r in enumerate(runs)
                           if r.model == m.name and i in latency], duration_s, plan) for m in problem.instance.models]
     instances = [instance_stats(r, per_run.get(i, (0, 0.0, 0)), duration_s) for i, r in enumerate(runs)]
