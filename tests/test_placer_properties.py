@@ -95,3 +95,20 @@ def test_min_gpus_never_more_than_greedy(problem):
     if greedy is not None:
         assert plan is not None, f"placer says infeasible, greedy serves everything at cost {greedy}"
         assert at_most(plan.objective.value, greedy), f"placer {plan.objective.value} > greedy {greedy}"
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_time_limited_plans_are_still_valid(parvagpu_calibration, objective):
+    """With a time limit the status may be optimal, feasible or no_solution (DESIGN.md section 8); whatever it
+    is, the plan must pass the audit and its value must sit on the right side of the reported bound."""
+    from reference.instances import PARVA_MODELS, build
+    from majula_model import schema
+
+    models = [(m, 200.0, 1000.0 + 1500.0 * i) for i, m in enumerate(PARVA_MODELS)]
+    problem = build("timed", [("A100-SXM4-80GB", 50, 1.0)], models, list(parvagpu_calibration.measurements),
+                    schema.Policy(), objective)
+    for limit in (0.01, 0.2):
+        plan = solve(problem, objective, time_limit=limit)
+        check_plan(problem, plan, objective)
+        if plan.status == "feasible":
+            assert plan.gap is not None and plan.objective.bound is not None

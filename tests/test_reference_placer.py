@@ -15,6 +15,7 @@ from majula_model import schema
 from majula_model.catalog import default_catalog
 from majula_model.errors import Infeasible
 from reference.brute_force import brute_force
+from reference.capacity_ref import capacity_table
 from reference.instances import build, parvagpu, synthetic
 from reference.per_gpu_milp import solve_per_gpu
 from reference.placements_ref import valid_geometries
@@ -146,3 +147,19 @@ def test_unplaceable_multiset_needs_two_gpus(geometry):
     assert plan.objective.value == pytest.approx(2.0)
     with pytest.raises(Infeasible):
         solve(_one_model_per_profile("A100-SXM4-80GB", geometry, 1), "min_gpus")
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
+@pytest.mark.parametrize("why", ["latency", "memory", "processes"])
+def test_model_that_qualifies_nowhere_is_infeasible(objective, why):
+    # Model b's only point misses the budget (8 ms > 0.5 x 10 ms), or does not fit 24 GB, or uses 3 processes
+    # where 2 are allowed: capacity_ref gives it no capacity anywhere, so no objective has an answer.
+    bad = {"latency": dict(latency_ms=8.0), "memory": dict(latency_ms=4.0, memory_gb=30.0),
+           "processes": dict(latency_ms=4.0, processes=3)}[why]
+    records = [rec("2g.12gb", 250), schema.MeasurementRecord(model="b", gpu="A30-24GB", profile="4g.24gb", batch=1,
+                                                             throughput_rps=400.0, **bad)]
+    p = build("nowhere", [("A30-24GB", 2, 1.0)], [("a", 100.0, 700.0), ("b", 10.0, 100.0)], records,
+              schema.Policy(max_processes=2), objective)
+    assert ("A30-24GB", "4g.24gb", "b") not in capacity_table(p)
+    with pytest.raises(Infeasible, match=r"\bb\b"):
+        solve(p, objective)

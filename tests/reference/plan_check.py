@@ -6,8 +6,8 @@ geometry lists exactly its instances (``placements_ref``); GPU counts stay withi
 is a measured point of that model, GPU type, profile, batch and processes that meets the SLO rule, fits memory
 and the process limit, with the point's latency and throughput as ``latency_ms`` and ``capacity_rps``
 (``capacity_ref``); rate <= capacity; per-model totals add up; served <= demand (max_throughput, min_gpus);
-min_gpus serves every demand; the objective value follows from the plan (max_scale: from its capacity); a
-proven optimum has gap ~0.
+min_gpus serves every demand; the objective value follows from the plan (max_scale: from its capacity) and
+lies on the right side of the bound; a proven optimum has gap ~0; a no_solution plan is empty.
 """
 
 from __future__ import annotations
@@ -59,6 +59,11 @@ def check_plan(problem: Problem, plan: Plan, objective: str | None = None) -> No
     inst, cat = problem.instance, problem.catalog
     kind = plan.objective.kind
     assert objective is None or kind == objective, f"objective kind {kind}, asked {objective}"
+    assert plan.status in ("optimal", "feasible", "no_solution"), \
+        f"status {plan.status} returned as a plan (infeasible instances raise Infeasible)"
+    if plan.status == "no_solution":
+        assert not plan.gpus and plan.objective.value is None, "no_solution plan with GPUs or a value"
+        return
     pools = {cat.resolve(p.type): p for p in inst.gpus}
     ids = [g.id for g in plan.gpus]
     assert len(set(ids)) == len(ids), f"duplicate GPU ids {ids}"
@@ -112,6 +117,11 @@ def check_plan(problem: Problem, plan: Plan, objective: str | None = None) -> No
     else:
         expect = cost
     assert close(value, expect), f"{kind}: objective value {value}, plan gives {expect}"
+    bound = plan.objective.bound
+    if bound is not None:  # the solver's bound is on the far side of every feasible value
+        better = at_most(value, bound) if kind != "min_gpus" else at_most(bound, value)
+        assert better, f"{kind}: value {value} beyond the proven bound {bound}"
+    assert plan.gap is None or plan.gap >= -1e-9, f"negative gap {plan.gap}"
     if plan.status == "optimal":
         assert plan.gap is not None and plan.gap <= 1e-6, f"optimal with gap {plan.gap}"
         assert plan.objective.bound is not None and close(plan.objective.bound, value, 1e-6), \
