@@ -32,8 +32,11 @@ def decode_job(text: str) -> tuple[Target, list[Point], Settings, set[str], list
 
 def main() -> int:
     target, points, settings, done, ooms = decode_job(sys.stdin.read())
-    for event in sweep(target, points, settings, done=done, ooms=ooms):
-        print(json.dumps(event), flush=True)
+    try:
+        for event in sweep(target, points, settings, done=done, ooms=ooms):
+            print(json.dumps(event), flush=True)
+    except KeyboardInterrupt:   # Ctrl-C reaches the whole process group; the parent reports it
+        return 130
     return 0
 
 

@@ -188,3 +188,12 @@ def test_device_is_required(capsys):
     with pytest.raises(SystemExit) as e:
         main(["calibrate", "--models", "cnn"])
     assert e.value.code == 2
+
+
+def test_cuda_with_a_cpu_only_torch_is_refused(capsys, tmp_path):
+    import torch
+
+    if torch.backends.cuda.is_built():
+        pytest.skip("this PyTorch has CUDA")
+    code, _, err = cli(capsys, "calibrate", "--device", "cuda", "--out", str(tmp_path / "x.json"))
+    assert code == 2 and "built without CUDA" in err

@@ -97,12 +97,22 @@ def _dry_run(cfg, planned) -> int:
     return 0
 
 
+def _require_cuda_torch() -> None:
+    """Refuse early, with a clear reason, when the installed PyTorch cannot use a GPU at all."""
+    import torch
+
+    if not torch.backends.cuda.is_built():
+        raise InputError(f"this PyTorch ({torch.__version__}) was built without CUDA", field="--device")
+
+
 def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("torch") is None:
         raise InputError("needs PyTorch: pip install 'majula[calibrate]'", field="--device")
     from calibration import runner
 
     cfg = build_config(args)
+    if cfg.settings.device == "cuda" and not args.dry_run:
+        _require_cuda_torch()
     if args.dry_run:
         return _dry_run(cfg, runner.make_plan(cfg, args.cat))
     try:
