@@ -1,0 +1,174 @@
+"""The placer's public API: ``solve``, ``gpus_needed``, ``sweep``, ``baseline``.
+
+Each is a pure function of a typed ``Problem`` (``loading.load_instance`` or ``problem_from_instance``) and
+returns contract types (``schema.Plan``) or small named tuples. Example::
+
+    >>> from majula_model import load_instance
+    >>> from majula_model.placer import solve, gpus_needed, sweep
+    >>> problem = load_instance("instances/vision-a100.json")          # doctest: +SKIP
+    >>> plan = solve(problem, "min_gpus", time_limit=10)              # doctest: +SKIP
+    >>> plan.status, plan.objective.value                             # doctest: +SKIP
+    ('optimal', 12.0)
+    >>> gpus_needed(problem), gpus_needed(problem).cost               # doctest: +SKIP
+    ({'A100-SXM4-80GB': 12}, 12.0)
+    >>> [(p.factor, p.gpus) for p in sweep(problem, [1, 2])]           # doctest: +SKIP
+    [(1, 12), (2, 23)]
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from dataclasses import replace
+from typing import NamedTuple
+
+from ..capacity import Capacity, Key, capacity_table, slo_problems
+from ..errors import Infeasible, InputError
+from ..loading import Problem
+from ..schema import Plan
+from . import baselines as _baselines
+from .decode import assign, empty_plan, make_plan
+from .formulation import OBJECTIVES, build, build_pools
+from .solver import solve_formulation
+
+
+def _table(problem: Problem) -> dict[Key, Capacity]:
+    """Capacities, or Infeasible naming every model that meets its SLO nowhere (with its best latency)."""
+    table = capacity_table(problem)
+    problems = slo_problems(problem, table)
+    if problems:
+        raise Infeasible(problems)
+    return table
+
+
+def _objective(problem: Problem, objective: str | None) -> str:
+    obj = objective or problem.instance.objective
+    if obj not in OBJECTIVES:
+        raise InputError(f"unknown objective '{obj}' (known: {', '.join(OBJECTIVES)})", field="objective")
+    return obj
+
+
+EXPLAIN_SECONDS = 10.0
+"""Time limit of the extra solves that explain an infeasible min_gpus (max_scale is the harder objective)."""
+
+
+def best_scale(problem: Problem, table: dict[Key, Capacity], solver: str = "highs",
+               time_limit: float | None = None) -> tuple[float | None, str]:
+    """The largest common factor of every demand the pool can serve (the max_scale optimum) and its status."""
+    out = solve_formulation(build(problem, "max_scale", table), solver, time_limit, phase2=False)
+    return (out.value if out.status in ("optimal", "feasible") else None), out.status
+
+
+def _unbounded_gpus(problem: Problem, table: dict[Key, Capacity], solver: str) -> int | None:
+    """GPUs min_gpus would need if the pool were large enough (for the infeasibility message)."""
+    upper = sum(math.ceil(m.demand_rps / max(c.capacity_rps for k, c in table.items() if k[0] == m.name))
+                for m in problem.instance.models)
+    pools = [replace(p, count=max(p.count, upper)) for p in build_pools(problem, table)]
+    out = solve_formulation(build(problem, "min_gpus", table, pools), solver, EXPLAIN_SECONDS, phase2=False)
+    return sum(out.y.values()) if out.status == "optimal" else None
+
+
+def _beyond_pool(problem: Problem, table: dict[Key, Capacity], solver: str) -> Infeasible:
+    scale, status = best_scale(problem, table, solver, EXPLAIN_SECONDS)
+    pool = sum(g.count for g in problem.instance.gpus)
+    what = "at most" if status == "optimal" else "at least (time limit hit)"
+    reasons = [f"demand beyond the pool: {pool} GPU(s) serve {what} {scale:.4g} x every model's demand "
+               f"(best max_scale factor)" if scale is not None else "demand beyond the pool"]
+    need = _unbounded_gpus(problem, table, solver)
+    if need is not None:
+        reasons.append(f"min_gpus needs {need} GPU(s) to serve every demand; the pool has {pool}")
+    return Infeasible(reasons)
+
+
+def solve(problem: Problem, objective: str | None = None, *, time_limit: float | None = None,
+          solver: str = "highs") -> Plan:
+    """Optimal MIG geometries and model-to-instance assignments for ``problem`` (DESIGN.md section 3 Plan).
+
+    ``objective=None`` uses the instance's. Raises ``Infeasible`` (with reasons) when a model meets its SLO
+    on no profile, or, for min_gpus, when the pool cannot serve every demand. A time limit hit with an
+    incumbent gives status ``feasible`` with the gap; without one, ``no_solution`` and no GPUs.
+    """
+    obj = _objective(problem, objective)
+    table = _table(problem)
+    f = build(problem, obj, table)
+    out = solve_formulation(f, solver, time_limit)
+    if out.status == "infeasible":
+        raise _beyond_pool(problem, table, solver) if obj == "min_gpus" else Infeasible(
+            [f"the solver reports '{problem.instance.name}' infeasible for {obj}"])
+    if out.status not in ("optimal", "feasible"):
+        return empty_plan(problem, obj, status=out.status, solver=out.solver, seconds=out.seconds, bound=out.bound)
+    gpus = assign(f.pools, out.y, out.x)
+    return make_plan(problem, table, gpus, obj, status=out.status, solver=out.solver, seconds=out.seconds,
+                     bound=out.bound)
+
+
+class GpuCount(dict):
+    """GPUs needed per type (a ``dict[str, int]``), with the total cost as ``.cost``."""
+
+    cost: float = 0.0
+
+
+def gpus_needed(problem: Problem, *, time_limit: float | None = None, solver: str = "highs") -> GpuCount:
+    """Least-cost GPUs serving every demand (min_gpus), per type in pool order; ``.cost`` is the total."""
+    plan = solve(problem, "min_gpus", time_limit=time_limit, solver=solver)
+    return count_gpus(problem, plan)
+
+
+def count_gpus(problem: Problem, plan: Plan) -> GpuCount:
+    """GPUs of a plan per type (pool order) with their total cost."""
+    used = Counter(g.type for g in plan.gpus)
+    out = GpuCount()
+    for g in problem.instance.gpus:
+        t = problem.catalog.get(g.type).type
+        if used[t]:
+            out[t] = used[t]
+            out.cost += used[t] * g.cost
+    return out
+
+
+class SweepPoint(NamedTuple):
+    """One demand growth factor: GPUs needed (total), their cost and the solve status."""
+
+    factor: float
+    gpus: int | None
+    cost: float | None
+    status: str
+
+
+def scaled(problem: Problem, factor: float) -> Problem:
+    """The same problem with every demand multiplied by ``factor``."""
+    models = tuple(m.model_copy(update={"demand_rps": m.demand_rps * factor}) for m in problem.instance.models)
+    return replace(problem, instance=problem.instance.model_copy(update={"models": models}))
+
+
+def sweep(problem: Problem, factors: list[float], *, time_limit: float | None = None,
+          solver: str = "highs") -> list[SweepPoint]:
+    """GPUs needed as demand grows: min_gpus at each factor (``status`` 'infeasible' beyond the pool)."""
+    out = []
+    for a in factors:
+        if a <= 0:
+            raise InputError(f"demand factor must be positive, got {a}", field="factors")
+        try:
+            plan = solve(scaled(problem, a), "min_gpus", time_limit=time_limit, solver=solver)
+        except Infeasible:
+            out.append(SweepPoint(a, None, None, "infeasible"))
+            continue
+        count = count_gpus(problem, plan)
+        out.append(SweepPoint(a, sum(count.values()), count.cost, plan.status))
+    return out
+
+
+def baseline(problem: Problem, name: str, *, solver: str = "highs") -> Plan:
+    """A baseline plan serving every demand (``baselines.BASELINES``); Infeasible if it exceeds the pool."""
+    if name not in _baselines.BASELINES:
+        raise InputError(f"unknown baseline '{name}' (known: {', '.join(_baselines.BASELINES)})",
+                         field="--baseline")
+    table = _table(problem)
+    t0 = time.perf_counter()
+    if name == "homogeneous":
+        gpus = _baselines.homogeneous(problem, table, solver)
+    else:
+        gpus = getattr(_baselines, name)(problem, table)
+    return make_plan(problem, table, gpus, "min_gpus", status="feasible", solver=f"baseline:{name}",
+                     seconds=time.perf_counter() - t0, bound=None)

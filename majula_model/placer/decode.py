@@ -1,0 +1,160 @@
+"""From counts to one concrete plan per physical GPU.
+
+The ILP says how many GPUs of each type take each geometry (y) and how many instances of each profile serve
+each model (x). Decoding hands every instance to a concrete GPU, drops the instances nothing runs on (a subset
+of a placeable geometry is placeable), gives each instance a valid start index through ``geometry.place`` (an
+exhaustive, cached search: a greedy largest-first pass does not always find one) and splits each model's
+served rate over its instances in proportion to their capacities, so every instance runs at the same
+utilisation, none beyond its capacity, and no model beyond its demand. Everything is ordered, so the same
+counts always give the same plan.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+from ..capacity import Capacity, Key
+from ..catalog import FULL, GpuType
+from ..geometry import Geometry, canonical, place
+from ..loading import Problem
+from ..schema import Plan, PlanGpu, PlanInstance, PlanModel, PlanModelRun, PlanObjective
+from .formulation import Pool
+from .status import relative_gap
+
+Slots = tuple[tuple[str, str], ...]
+"""(profile, model) for every instance of one GPU that serves a model."""
+
+
+@dataclass(frozen=True)
+class GpuAssignment:
+    """One physical GPU: its type and the (profile, model) of each instance in use."""
+
+    type: str
+    slots: Slots
+
+
+def assign(pools: list[Pool], y: dict[tuple[str, Geometry], int], x: dict[Key, int]) -> list[GpuAssignment]:
+    """Hand the x instances to the y GPUs, pool by pool, geometry by geometry, models in name order."""
+    out: list[GpuAssignment] = []
+    for pool in pools:
+        t = pool.gpu.type
+        queues: dict[str, deque[str]] = defaultdict(deque)
+        for (m, tt, p), n in sorted(x.items()):
+            if tt == t:
+                queues[p].extend([m] * n)
+        for g in pool.geometries:
+            for _ in range(y.get((t, g), 0)):
+                slots = tuple((p, queues[p].popleft()) for p in g if queues[p])
+                if slots:
+                    out.append(GpuAssignment(t, slots))
+        left = {p: len(q) for p, q in queues.items() if q}
+        if left:  # cannot happen for a solution of constraint (1); a clear failure beats a silent loss
+            raise RuntimeError(f"decode: instances without a GPU on {t}: {left}")
+    return out
+
+
+def split_rates(problem: Problem, table: dict[Key, Capacity], gpus: list[GpuAssignment]
+                ) -> tuple[dict[str, float], dict[str, float]]:
+    """Per model: capacity of its instances, and the share of it used (served / capacity, at most 1)."""
+    cap: dict[str, float] = defaultdict(float)
+    for a in gpus:
+        for p, m in a.slots:
+            cap[m] += table[(m, a.type, p)].capacity_rps
+    share = {}
+    for md in problem.instance.models:
+        c = cap.get(md.name, 0.0)
+        r = min(1.0, md.demand_rps / c) if c > 0 else 0.0
+        while r > 0 and c * r > md.demand_rps:  # float rounding must never serve beyond demand
+            r = math.nextafter(r, 0.0)
+        share[md.name] = r
+    return dict(cap), share
+
+
+def _layout(gpu: GpuType, slots: Slots) -> list[tuple[str, int, str]]:
+    """(profile, start, model) in start order; models of one profile keep their slot order."""
+    profiles = [p for p, _ in slots]
+    if profiles == [FULL]:
+        return [(FULL, 0, slots[0][1])]
+    layout = place(gpu, canonical(profiles, gpu))
+    if layout is None:  # cannot happen: a sub-multiset of a geometry is placeable
+        raise RuntimeError(f"decode: no valid layout for {profiles} on {gpu.type}")
+    models: dict[str, list[str]] = defaultdict(list)
+    for p, m in slots:
+        models[p].append(m)
+    return [(p, s, models[p].pop(0)) for p, s in layout]
+
+
+def build_gpus(problem: Problem, table: dict[Key, Capacity], gpus: list[GpuAssignment],
+               share: dict[str, float]) -> tuple[PlanGpu, ...]:
+    """PlanGpu records, ids in order; identical instances are built once (10,000-GPU plans stay fast)."""
+    runs: dict[tuple[str, str, int, str], PlanInstance] = {}
+    out = []
+    for i, a in enumerate(gpus):
+        gpu = problem.catalog.get(a.type)
+        insts = []
+        for p, start, m in _layout(gpu, a.slots):
+            key = (a.type, p, start, m)
+            if key not in runs:
+                c = table[(m, a.type, p)]
+                run = PlanModelRun(name=m, batch=c.batch, processes=c.processes, latency_ms=c.latency_ms,
+                                   rate_rps=c.capacity_rps * share[m], capacity_rps=c.capacity_rps)
+                runs[key] = PlanInstance(profile=p, start=start, models=(run,))
+            insts.append(runs[key])
+        out.append(PlanGpu(id=i, type=a.type, geometry=tuple(x.profile for x in insts), instances=tuple(insts)))
+    return tuple(out)
+
+
+def build_models(problem: Problem, plan_gpus: tuple[PlanGpu, ...]) -> tuple[PlanModel, ...]:
+    """Per-model totals, summed from the plan itself so they always agree with it."""
+    served: dict[str, float] = defaultdict(float)
+    cap: dict[str, float] = defaultdict(float)
+    for g in plan_gpus:
+        for inst in g.instances:
+            for run in inst.models:
+                served[run.name] += run.rate_rps
+                cap[run.name] += run.capacity_rps
+    return tuple(PlanModel(name=m.name, demand_rps=m.demand_rps, served_rps=min(served[m.name], m.demand_rps),
+                           capacity_rps=cap[m.name]) for m in problem.instance.models)
+
+
+def objective_value(problem: Problem, objective: str, models: tuple[PlanModel, ...],
+                    plan_gpus: tuple[PlanGpu, ...]) -> float:
+    """The objective measured on the decoded plan (not trusted from the solver)."""
+    if objective == "max_throughput":
+        return math.fsum(m.served_rps for m in models)
+    if objective == "max_scale":
+        return min(m.capacity_rps / m.demand_rps for m in models)
+    cost = {problem.catalog.get(g.type).type: g.cost for g in problem.instance.gpus}
+    return math.fsum(cost[g.type] for g in plan_gpus)
+
+
+def decode(problem: Problem, table: dict[Key, Capacity], gpus: list[GpuAssignment]
+           ) -> tuple[tuple[PlanGpu, ...], tuple[PlanModel, ...]]:
+    """Plan GPUs and per-model totals for concrete assignments."""
+    _, share = split_rates(problem, table, gpus)
+    plan_gpus = build_gpus(problem, table, gpus, share)
+    return plan_gpus, build_models(problem, plan_gpus)
+
+
+def make_plan(problem: Problem, table: dict[Key, Capacity], gpus: list[GpuAssignment], objective: str, *,
+              status: str, solver: str, seconds: float, bound: float | None) -> Plan:
+    """A Plan for concrete assignments; value measured on the plan, gap from the solver's bound."""
+    plan_gpus, models = decode(problem, table, gpus)
+    value = objective_value(problem, objective, models, plan_gpus)
+    if status == "optimal":
+        bound = value
+    gap = relative_gap(value, bound)
+    return Plan(instance=problem.instance.name, objective=PlanObjective(kind=objective, value=value, bound=bound),
+                status=status, gap=gap, solver=solver, solve_seconds=max(0.0, seconds), gpus=plan_gpus,
+                models=models)
+
+
+def empty_plan(problem: Problem, objective: str, *, status: str, solver: str, seconds: float,
+               bound: float | None) -> Plan:
+    """A Plan without a solution (no_solution, error): no GPUs, nothing served."""
+    models = tuple(PlanModel(name=m.name, demand_rps=m.demand_rps, served_rps=0.0, capacity_rps=0.0)
+                   for m in problem.instance.models)
+    return Plan(instance=problem.instance.name, objective=PlanObjective(kind=objective, value=None, bound=bound),
+                status=status, gap=None, solver=solver, solve_seconds=max(0.0, seconds), gpus=(), models=models)

@@ -1,0 +1,184 @@
+"""The placement ILP: how many GPUs of each type take each MIG geometry, and how many instances of each profile
+serve each model.
+
+Why counts and not per-GPU variables: MIG instances are isolated (DESIGN.md section 1), so an instance's
+throughput depends on its profile only, never on its neighbours or its start index. Two GPUs with the same
+geometry are interchangeable, and the ILP only needs to know how many there are. Its size depends on the
+number of GPU types, geometries, profiles and models, never on the number of GPUs; ``decode.py`` turns the
+counts back into one concrete layout per physical GPU.
+
+Sets
+    T          GPU types of the pool; ``N_t`` GPUs available, cost ``w_t`` each.
+    G_t        geometries of type t: the *maximal* MIG geometries of ``geometry.geometries`` (a smaller
+               geometry is a subset of a maximal one, and unused instances are dropped by the decoder, so
+               this loses nothing), plus ``("full",)`` (MIG disabled) where a model has a ``full`` point.
+    P_t        profiles of type t (``full`` included when measured); ``n(g, p)`` = instances of p in g.
+    M          models, demand ``d_m``.
+    K          keys (m, t, p) with an SLO-feasible point; ``c_k`` its capacity (``capacity.capacity_table``:
+               the best point, since a slower point of the same profile never helps).
+
+Variables
+    y[t,g] >= 0 integer     GPUs of type t with geometry g.
+    x[m,t,p] >= 0 integer   instances of profile p on type t serving model m, (m,t,p) in K.
+    s[m] >= 0               rate served to model m.
+    a >= 0                  common demand factor (max_scale only).
+
+Constraints (names in brackets; the number is cited in code)
+    (1) [supply_{t}_{p}]    sum_m x[m,t,p] <= sum_g n(g,p) y[t,g]        instances used <= instances provided
+    (2) [pool_{t}]          sum_g y[t,g] <= N_t                           GPUs available
+    (3) [capacity_{m}]      s[m] <= sum_{t,p} c[m,t,p] x[m,t,p]           served within capacity
+    (4) [demand_{m}]        s[m] <= d_m                                   never serve beyond demand
+    (5) [serve_{m}]         s[m] >= d_m                                   min_gpus: serve every demand
+    (6) [scale_{m}]         sum_{t,p} c[m,t,p] x[m,t,p] >= a * d_m        max_scale: headroom factor
+    (7) [keep_objective]    phase-1 value kept while phase 2 minimises cost (see ``lexicographic``)
+
+Objectives
+    max_throughput   max sum_m s[m]                       (1)-(4)
+    max_scale        max a                                (1)-(3), (6); served = min(demand, capacity)
+    min_gpus         min sum_t w_t sum_g y[t,g]           (1)-(5)
+
+``policy.max_models_per_instance`` > 1 is accepted, but plans use one model per instance: sharing needs
+interference data the capacity table does not carry, and one model per instance is always a valid plan.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pulp
+
+from ..capacity import Capacity, Key
+from ..catalog import FULL, GpuType
+from ..geometry import Geometry, geometries
+from ..loading import Problem
+
+OBJECTIVES = ("max_throughput", "max_scale", "min_gpus")
+
+
+def safe(name: str) -> str:
+    """A name PuLP and LP files accept (letters, digits, underscore), readable and deterministic."""
+    return re.sub(r"[^A-Za-z0-9]", "_", name)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One GPU type of the pool with the geometries the ILP may choose for it."""
+
+    gpu: GpuType
+    count: int
+    cost: float
+    geometries: tuple[Geometry, ...]
+
+
+def pool_geometries(gpu: GpuType, has_full: bool) -> tuple[Geometry, ...]:
+    """Maximal MIG geometries of ``gpu`` (plus whole-GPU ``full`` when measured), deterministic order."""
+    geos = [g.profiles for g in geometries(gpu) if g.maximal]
+    return tuple(geos + [(FULL,)] if has_full else geos)
+
+
+def build_pools(problem: Problem, table: dict[Key, Capacity], only: tuple[str, Geometry] | None = None
+                ) -> list[Pool]:
+    """Pools in instance order; ``only=(type, geometry)`` restricts to one type with one geometry (baseline)."""
+    pools = []
+    for g in problem.instance.gpus:
+        gpu = problem.catalog.get(g.type)
+        if only is not None and gpu.type != only[0]:
+            continue
+        has_full = any(k[1] == gpu.type and k[2] == FULL for k in table)
+        geos = (only[1],) if only is not None else pool_geometries(gpu, has_full)
+        pools.append(Pool(gpu, g.count, g.cost, geos))
+    return pools
+
+
+@dataclass
+class Formulation:
+    """The PuLP problem with its variables, keyed as in the module docstring."""
+
+    prob: pulp.LpProblem
+    objective: str
+    pools: list[Pool]
+    table: dict[Key, Capacity]
+    y: dict[tuple[str, Geometry], pulp.LpVariable] = field(default_factory=dict)
+    x: dict[Key, pulp.LpVariable] = field(default_factory=dict)
+    s: dict[str, pulp.LpVariable] = field(default_factory=dict)
+    a: pulp.LpVariable | None = None
+
+    def cost_expr(self) -> pulp.LpAffineExpression:
+        """Total cost of the GPUs used (the min_gpus objective, and phase 2 of the others)."""
+        cost = {p.gpu.type: p.cost for p in self.pools}
+        return pulp.lpSum(cost[t] * v for (t, _), v in self.y.items())
+
+    def primary_expr(self) -> pulp.LpAffineExpression:
+        """The objective's own expression (before any lexicographic phase)."""
+        if self.objective == "max_throughput":
+            return pulp.lpSum(self.s.values())
+        if self.objective == "max_scale":
+            return pulp.LpAffineExpression(self.a)
+        return self.cost_expr()
+
+
+def _add_variables(f: Formulation, demand: dict[str, float]) -> None:
+    for pool in f.pools:
+        t = pool.gpu.type
+        for g in pool.geometries:
+            f.y[(t, g)] = pulp.LpVariable(f"y_{safe(t)}_{safe('+'.join(g))}", 0, pool.count, cat="Integer")
+    types = {p.gpu.type for p in f.pools}
+    for key in sorted(k for k in f.table if k[1] in types and k[0] in demand):
+        m, t, p = key
+        f.x[key] = pulp.LpVariable(f"x_{safe(m)}_{safe(t)}_{safe(p)}", 0, None, cat="Integer")
+    for m in demand:
+        f.s[m] = pulp.LpVariable(f"s_{safe(m)}", 0, None)
+    if f.objective == "max_scale":
+        f.a = pulp.LpVariable("a", 0, None)
+
+
+def _add_pool_constraints(f: Formulation) -> None:
+    for pool in f.pools:
+        t = pool.gpu.type
+        profiles = sorted({p for g in pool.geometries for p in g} | {k[2] for k in f.x if k[1] == t})
+        for p in profiles:
+            used = pulp.lpSum(v for (m, tt, pp), v in f.x.items() if tt == t and pp == p)
+            provided = pulp.lpSum(g.count(p) * f.y[(t, g)] for g in pool.geometries if p in g)
+            f.prob += used <= provided, f"supply_{safe(t)}_{safe(p)}"  # (1)
+        f.prob += pulp.lpSum(f.y[(t, g)] for g in pool.geometries) <= pool.count, f"pool_{safe(t)}"  # (2)
+
+
+def _add_model_constraints(f: Formulation, demand: dict[str, float]) -> None:
+    for m, d in demand.items():
+        cap = pulp.lpSum(f.table[k].capacity_rps * v for k, v in f.x.items() if k[0] == m)
+        f.prob += f.s[m] <= cap, f"capacity_{safe(m)}"  # (3)
+        if f.objective != "max_scale":
+            f.prob += f.s[m] <= d, f"demand_{safe(m)}"  # (4)
+        if f.objective == "min_gpus":
+            f.prob += f.s[m] >= d, f"serve_{safe(m)}"  # (5)
+        if f.objective == "max_scale":
+            f.prob += cap >= d * f.a, f"scale_{safe(m)}"  # (6)
+
+
+def build(problem: Problem, objective: str, table: dict[Key, Capacity], pools: list[Pool] | None = None,
+          demand_factor: float = 1.0) -> Formulation:
+    """The ILP of the module docstring for ``problem`` (demand scaled by ``demand_factor``)."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective '{objective}' (known: {', '.join(OBJECTIVES)})")
+    pools = build_pools(problem, table) if pools is None else pools
+    sense = pulp.LpMinimize if objective == "min_gpus" else pulp.LpMaximize
+    f = Formulation(pulp.LpProblem(f"majula_{safe(problem.instance.name)}_{objective}", sense), objective, pools,
+                    table)
+    demand = {m.name: m.demand_rps * demand_factor for m in problem.instance.models}
+    _add_variables(f, demand)
+    f.prob += f.primary_expr()
+    _add_pool_constraints(f)
+    _add_model_constraints(f, demand)
+    return f
+
+
+def lexicographic(f: Formulation, value: float) -> None:
+    """Phase 2 of max_throughput / max_scale: keep the phase-1 value (7), then use the cheapest GPUs.
+
+    Why: the first objective is indifferent to idle GPUs; a plan should not light up GPUs it does not need.
+    """
+    slack = 1e-7 * max(1.0, abs(value))
+    f.prob += f.primary_expr() >= value - slack, "keep_objective"  # (7)
+    f.prob.sense = pulp.LpMinimize
+    f.prob.setObjective(f.cost_expr())

@@ -1,0 +1,71 @@
+"""Export a plan as an NVIDIA mig-parted config (``api/spec/v1``), DESIGN.md section 8.
+
+mig-parted rejects any key it does not know, so the file holds only ``version: v1`` and ``mig-configs``; each
+named config is a list of entries with ``devices`` (NVML indices on that node), ``mig-enabled`` and, for MIG
+GPUs, ``mig-devices`` (profile -> positive count). Provenance goes in ``#`` comments. GPUs are grouped into
+nodes of ``gpus_per_node`` consecutive plan ids (id = node * gpus_per_node + NVML index); one config per node,
+named ``<instance>-node<k>``, to apply with ``nvidia-mig-parted apply -c NAME`` or the node label
+``nvidia.com/mig.config``. mig-parted holds counts, not placements, and tries creation orders itself; every
+exported multiset comes from a decoded plan, so it has a valid placement. Devices used whole by a type without
+MIG (e.g. ``cpu``) are not GPUs mig-parted knows and are only listed in a comment.
+
+The YAML is written by hand (not by a YAML library) so that the output is byte-for-byte deterministic and
+comments sit where a reader expects them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+
+from ..catalog import FULL, Catalog
+from ..schema import Plan
+
+
+def config_name(instance: str, node: int) -> str:
+    """A config name safe for a Kubernetes label value (``nvidia.com/mig.config``)."""
+    base = re.sub(r"[^A-Za-z0-9_.-]", "-", instance).strip("-_.") or "plan"
+    return f"{base[:50]}-node{node}"
+
+
+def _entries(devices: list[tuple[int, tuple[str, ...]]]) -> list[str]:
+    """YAML lines of one node's entries: one per distinct geometry, devices in index order."""
+    groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for index, geometry in devices:
+        groups[geometry].append(index)
+    lines = []
+    for geometry, idx in sorted(groups.items(), key=lambda kv: kv[1][0]):
+        lines.append(f"    - devices: [{', '.join(map(str, idx))}]")
+        if geometry == (FULL,):
+            lines.append("      mig-enabled: false")
+            continue
+        lines.append("      mig-enabled: true")
+        counts = Counter(geometry)
+        lines.append("      mig-devices:")
+        lines += [f'        "{p}": {counts[p]}' for p in sorted(counts)]
+    return lines
+
+
+def to_mig_parted(plan: Plan, gpus_per_node: int, catalog: Catalog) -> str:
+    """The mig-parted YAML for ``plan`` (a string ending in a newline)."""
+    nodes: dict[int, list[tuple[int, tuple[str, ...]]]] = defaultdict(list)
+    skipped = []
+    for g in plan.gpus:
+        if not catalog.get(g.type).mig:
+            skipped.append(g.id)
+            continue
+        nodes[g.id // gpus_per_node].append((g.id % gpus_per_node, tuple(g.geometry)))
+    lines = [
+        f"# mig-parted config written by majula solve for instance '{plan.instance}'",
+        f"# objective {plan.objective.kind} = {plan.objective.value}, status {plan.status}, solver {plan.solver}",
+        f"# nodes of {gpus_per_node} GPUs: plan GPU id = node * {gpus_per_node} + NVML index",
+    ]
+    if skipped:
+        lines.append(f"# devices without MIG left out (plan ids): {', '.join(map(str, skipped))}")
+    lines += ["version: v1", "mig-configs:" + ("" if nodes else " {}")]
+    for node in sorted(nodes):
+        types = sorted({g.type for g in plan.gpus if g.id // gpus_per_node == node})
+        lines.append(f"  # node {node}: {', '.join(types)}")
+        lines.append(f"  {config_name(plan.instance, node)}:")
+        lines += _entries(nodes[node])
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,82 @@
+"""A plan as text for people: a summary, what runs where, and per-model totals with the Kubernetes resource.
+
+GPUs with the same type and the same instances (profile, start, model) are printed once with their ids, so a
+10,000-GPU plan reads in a screen. Under the ``mixed`` MIG strategy a pod requests ``nvidia.com/mig-<profile>``
+(DESIGN.md section 8); a whole GPU is ``nvidia.com/gpu``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from ..catalog import FULL
+from ..schema import Plan, PlanGpu
+
+
+def k8s_resource(profile: str) -> str:
+    """The extended resource a pod requests for an instance of ``profile`` (mixed strategy)."""
+    return "nvidia.com/gpu" if profile == FULL else f"nvidia.com/mig-{profile}"
+
+
+def _ids(ids: list[int]) -> str:
+    """Compact id ranges: 0-3,7,9-10."""
+    parts, start = [], ids[0]
+    for a, b in zip(ids, ids[1:] + [None]):
+        if b != a + 1:
+            parts.append(str(start) if start == a else f"{start}-{a}")
+            start = b
+    return ",".join(parts)
+
+
+def _signature(g: PlanGpu) -> tuple:
+    return (g.type, tuple((i.profile, i.start, tuple(r.name for r in i.models)) for i in g.instances))
+
+
+def gpu_lines(plan: Plan) -> list[str]:
+    """One block per distinct GPU configuration: ids, geometry, and each instance with its model."""
+    groups: dict[tuple, list[PlanGpu]] = defaultdict(list)
+    for g in plan.gpus:
+        groups[_signature(g)].append(g)
+    lines = []
+    for gs in sorted(groups.values(), key=lambda v: v[0].id):
+        g = gs[0]
+        lines.append(f"  {len(gs)} x {g.type} [{' + '.join(g.geometry)}]  (GPU ids {_ids([x.id for x in gs])})")
+        for inst in g.instances:
+            for r in inst.models:
+                lines.append(f"      {inst.profile:>9} @{inst.start}: {r.name} batch {r.batch} x{r.processes} proc, "
+                             f"{r.latency_ms:g} ms, {r.rate_rps:.1f}/{r.capacity_rps:.1f} rps")
+    return lines
+
+
+def model_lines(plan: Plan) -> list[str]:
+    """Per model: demand, served, capacity, headroom (capacity / demand - 1) and the resources it requests."""
+    res: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for g in plan.gpus:
+        for inst in g.instances:
+            for r in inst.models:
+                res[r.name][k8s_resource(inst.profile)] += 1
+    head = f"  {'model':<16} {'demand':>11} {'served':>11} {'capacity':>11} {'headroom':>9}  resources"
+    lines = [head]
+    for m in plan.models:
+        room = f"{(m.capacity_rps / m.demand_rps - 1) * 100:+.1f}%" if m.demand_rps else "-"
+        use = ", ".join(f"{n} x {k}" for k, n in sorted(res[m.name].items())) or "none"
+        lines.append(f"  {m.name:<16} {m.demand_rps:>11.1f} {m.served_rps:>11.1f} {m.capacity_rps:>11.1f} "
+                     f"{room:>9}  {use}")
+    return lines
+
+
+def render(plan: Plan) -> str:
+    """The whole report."""
+    o = plan.objective
+    gap = "-" if plan.gap is None else f"{plan.gap:.2e}"
+    types = defaultdict(int)
+    for g in plan.gpus:
+        types[g.type] += 1
+    used = ", ".join(f"{n} x {t}" for t, n in types.items()) or "none"
+    lines = [f"instance {plan.instance}: {o.kind} = {o.value if o.value is None else f'{o.value:.6g}'} "
+             f"(bound {o.bound if o.bound is None else f'{o.bound:.6g}'}, gap {gap}), status {plan.status}, "
+             f"{plan.solver}, {plan.solve_seconds:.3f} s",
+             f"GPUs used: {len(plan.gpus)} ({used})", "", "GPUs:"]
+    lines += gpu_lines(plan) or ["  none"]
+    lines += ["", "Models:"] + model_lines(plan)
+    return "\n".join(lines) + "\n"

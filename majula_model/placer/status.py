@@ -1,0 +1,50 @@
+"""Solver termination in one table: PuLP's (status, sol_status) -> optimal / feasible / infeasible /
+no_solution / error.
+
+Why a table and not ``prob.status == LpStatusOptimal``: on a time limit with an incumbent, PuLP reports
+``LpStatusOptimal`` for both HiGHS and CBC (DESIGN.md section 8); only ``sol_status`` tells a proven optimum
+(``LpSolutionOptimal``) from a feasible incumbent (``LpSolutionIntegerFeasible``). Anything not in the table is
+``error``, never a guess.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pulp
+
+STATUS_TABLE: dict[tuple[int, int], str] = {
+    (pulp.LpStatusOptimal, pulp.LpSolutionOptimal): "optimal",
+    (pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible): "feasible",  # time limit with an incumbent
+    (pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible): "infeasible",
+    (pulp.LpStatusInfeasible, pulp.LpSolutionNoSolutionFound): "infeasible",
+    (pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound): "no_solution",  # time limit, no incumbent
+    (pulp.LpStatusUnbounded, pulp.LpSolutionUnbounded): "error",  # cannot happen: every variable is bounded
+    (pulp.LpStatusUndefined, pulp.LpSolutionNoSolutionFound): "no_solution",  # CBC stopped without incumbent
+}
+
+
+def classify(status: int, sol_status: int) -> str:
+    """The plan status for PuLP's pair; ``error`` for any pair the table does not know."""
+    return STATUS_TABLE.get((status, sol_status), "error")
+
+
+def relative_gap(value: float | None, bound: float | None) -> float | None:
+    """|bound - value| / max(|value|, 1), or None when either is unknown (scale-free, 0 at a proven optimum)."""
+    if value is None or bound is None or not (math.isfinite(value) and math.isfinite(bound)):
+        return None
+    return abs(bound - value) / max(abs(value), 1.0)
+
+
+def highs_bound(prob: pulp.LpProblem) -> float | None:
+    """HiGHS's dual bound in the problem's own sense (PuLP hands HiGHS a minimisation; undo its sign flip)."""
+    model = getattr(prob, "solverModel", None)
+    if model is None:
+        return None
+    try:
+        bound = float(model.getInfo().mip_dual_bound)
+    except Exception:  # noqa: BLE001 - an LP (no MIP info) or an older highspy: no bound to report
+        return None
+    if not math.isfinite(bound):
+        return None
+    return -bound if prob.sense == pulp.LpMaximize else bound
