@@ -16,7 +16,8 @@ from .devices import Inventory
 from .plan import Settings, Target
 
 EMULATION_CAVEAT = ("emulated slices limit SMs only; L2 and memory bandwidth are not partitioned, so emulated "
-                    "points run faster than real MIG slices for bandwidth-bound models")
+                    "points run faster than real MIG slices for bandwidth-bound models; concurrent copies each "
+                    "get the slice's SM count rather than sharing one set of SMs")
 
 
 def _torch_info() -> dict[str, Any]:

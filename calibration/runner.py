@@ -106,11 +106,21 @@ def open_sidecar(cfg: RunConfig) -> tuple[list[dict[str, Any]], Any]:
         raise InputError("an interrupted run left its results here: add --resume, or delete it",
                          file=str(path))
     events = read_sidecar(path, cfg) if path.exists() else []
+    _drop_torn_tail(path)
     fh = path.open("a")
     if not events and path.stat().st_size == 0:
         fh.write(json.dumps(_header(cfg)) + "\n")
         fh.flush()
     return events, fh
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a partial last line (a crash mid-write), so appended events start on a line of their own."""
+    if not path.exists():
+        return
+    text = path.read_text()
+    if text and not text.endswith("\n"):
+        path.write_text(text[: text.rfind("\n") + 1])
 
 
 def subprocess_launcher(target: Target, job: str) -> Iterator[dict[str, Any]]:
@@ -145,12 +155,12 @@ def _target_events(t: Target, planned: Planned, cfg: RunConfig, done: set[str], 
 
 
 def measure_all(planned: Planned, cfg: RunConfig, earlier: list[dict[str, Any]], sink: Any,
-                launcher: Launcher, show_progress: bool, mps: Callable[[], Any]) -> list[dict[str, Any]]:
+                launcher: Launcher, show_progress: bool, mps: Callable[[str], Any]) -> list[dict[str, Any]]:
     """Run every target's pending points, appending each event to ``sink``; all events (earlier + new)."""
     events = list(earlier)
     done = {e["key"] for e in events}
     total = len(planned.targets) * len(planned.points)
-    daemons: list[Any] = []
+    daemons: dict[str, Any] = {}
     with ExitStack() as stack, _progress(total, len(done), show_progress) as bar:
         for t in planned.targets:
             if all(p.key(t) in done for p in planned.points):
@@ -171,20 +181,19 @@ def _prefix(t: Target) -> str:
     return f"{t.gpu}|{t.profile}|{t.emulated}|"
 
 
-def _with_mps(t: Target, stack: ExitStack, mps: Callable[[], Any], daemons: list[Any]) -> Target:
-    """The target with its MPS client environment; the private daemon starts once and stops with ``stack``."""
-    if not daemons:
-        daemons.append(stack.enter_context(mps()))
-    return Target(**{**asdict(t), "env": {**t.env, **daemons[0].client_env(t.mps_percentage)}})
+def _with_mps(t: Target, stack: ExitStack, mps: Callable[[str], Any], daemons: dict[str, Any]) -> Target:
+    """The target with its MPS client environment; one private daemon per GPU, stopped with ``stack``."""
+    if t.source not in daemons:
+        daemons[t.source] = stack.enter_context(mps(t.source))
+    return Target(**{**asdict(t), "env": {**t.env, **daemons[t.source].client_env(t.mps_percentage)}})
 
 
 def run(cfg: RunConfig, *, catalog: Catalog | None = None, nvml: Any = None, launcher: Launcher | None = None,
-        torch_module: Any = None, mps: Callable[[], Any] | None = None,
+        torch_module: Any = None, mps: Callable[[str], Any] | None = None,
         show_progress: bool = True) -> CalibrationFile:
     """Plan, measure (resuming from the sidecar), write ``cfg.out`` and return it."""
     planned = make_plan(cfg, catalog, nvml, torch_module)
-    gpu_uuid = planned.inventory.gpus[0].uuid if planned.inventory and planned.inventory.gpus else None
-    mps = mps or (lambda: emulation.MpsDaemon(gpu_uuid))
+    mps = mps or emulation.MpsDaemon     # called with the GPU's UUID
     earlier, sink = open_sidecar(cfg)
     with sink:
         events = measure_all(planned, cfg, earlier, sink, launcher or subprocess_launcher, show_progress, mps)

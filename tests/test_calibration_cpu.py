@@ -115,6 +115,18 @@ def test_resume_measures_only_the_missing_points(capsys, tmp_path, monkeypatch):
         (m, b) for m in ("cnn", "mlp") for b in (1, 2, 4))
 
 
+def test_a_torn_last_line_is_cut_before_appending(tmp_path):
+    from calibration.plan import Settings
+    from calibration.runner import RunConfig, _header, open_sidecar, read_sidecar
+
+    cfg = RunConfig(Settings(), ["mlp"], [1], out=tmp_path / "t.json", resume=True)
+    sidecar_path(cfg.out).write_text(json.dumps(_header(cfg)) + "\n" + '{"kind": "poi')
+    events, fh = open_sidecar(cfg)
+    with fh:
+        fh.write(json.dumps({"kind": "skip", "key": "k", "reason": "r"}) + "\n")
+    assert events == [] and read_sidecar(sidecar_path(cfg.out), cfg) == [{"kind": "skip", "key": "k", "reason": "r"}]
+
+
 def test_resume_with_other_settings_is_refused(capsys, tmp_path, monkeypatch):
     def boom(jobs):
         raise KeyboardInterrupt

@@ -204,10 +204,10 @@ def test_emulation_falls_back_to_mps_with_a_private_daemon(tmp_path, monkeypatch
     calls, log = [], []
     no_green = types.SimpleNamespace(cuda=types.SimpleNamespace())
     doc = runner.run(_cfg(tmp_path, emulate=["3g", "1g"]), nvml=FakeNVML([A100_OFF]), launcher=_fake_launcher(calls),
-                     torch_module=no_green, mps=lambda: _FakeDaemon(log), show_progress=False)
+                     torch_module=no_green, mps=lambda uuid: log.append(uuid) or _FakeDaemon(log), show_progress=False)
     pct = {t.profile: t.env.get("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE") for t, _, _ in calls}
     assert pct == {"full": None, "3g.20gb": "39", "1g.5gb": "13"}   # ceil(100 * 42/108), ceil(100 * 14/108)
-    assert log == ["start", "stop"] and doc.meta["emulation"]["method"] == "mps"
+    assert log == ["GPU-a100-0", "start", "stop"] and doc.meta["emulation"]["method"] == "mps"
 
 
 def test_emulation_choice(monkeypatch):
