@@ -122,15 +122,15 @@ def _add_variables(f: Formulation, demand: dict[str, float]) -> None:
     for pool in f.pools:
         t = pool.gpu.type
         for g in pool.geometries:
-            f.y[(t, g)] = pulp.LpVariable(f"y_{safe(t)}_{safe('+'.join(g))}", 0, pool.count, cat="Integer")
+            f.y[(t, g)] = f.prob.add_variable(f"y_{safe(t)}_{safe('+'.join(g))}", 0, pool.count, cat="Integer")
     types = {p.gpu.type for p in f.pools}
     for key in sorted(k for k in f.table if k[1] in types and k[0] in demand):
         m, t, p = key
-        f.x[key] = pulp.LpVariable(f"x_{safe(m)}_{safe(t)}_{safe(p)}", 0, None, cat="Integer")
+        f.x[key] = f.prob.add_variable(f"x_{safe(m)}_{safe(t)}_{safe(p)}", 0, None, cat="Integer")
     for m in demand:
-        f.s[m] = pulp.LpVariable(f"s_{safe(m)}", 0, None)
+        f.s[m] = f.prob.add_variable(f"s_{safe(m)}", 0, None)
     if f.objective == "max_scale":
-        f.a = pulp.LpVariable("a", 0, None)
+        f.a = f.prob.add_variable("a", 0, None)
 
 
 def _add_pool_constraints(f: Formulation) -> None:
