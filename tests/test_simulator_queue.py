@@ -64,7 +64,7 @@ def test_md1_mean_wait_within_2_percent():
     mean wait = rho S / (2 (1 - rho))."""
     rng = np.random.default_rng(7)
     service, rho = 10.0, 0.8
-    arr = np.cumsum(rng.exponential(service / rho, 1_000_000))
+    arr = np.cumsum(rng.exponential(service / rho, 2_000_000))
     res = simulate_queue(arr, 1, 1, np.array([0.0, service]), slo_ms=1e9)
     wait = float(np.mean(res.done_ms - arr - service))
     formula = rho * service / (2 * (1 - rho))
