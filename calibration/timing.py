@@ -103,32 +103,55 @@ def time_module(module: Any, inputs: Any, *, batch: int, device: str, warmup: in
             t0 = time.perf_counter()
             samples = [timer(run) for _ in range(iters)]
             wall = time.perf_counter() - t0
-    except torch.cuda.OutOfMemoryError as e:
-        raise OutOfMemory(str(e).splitlines()[0] if str(e) else "CUDA out of memory") from None
+    except _oom_types() as e:
+        raise OutOfMemory(str(e).splitlines()[0] if str(e) else "out of memory") from None
     memory = torch.cuda.max_memory_allocated() / 1e9 if cuda else None
     return summarise(samples, batch, wall, memory)
 
 
+_LAST: dict[tuple[Any, ...], Any] = {}
+"""The last model built in this process: consecutive batch sizes of a sweep reuse it instead of rebuilding."""
+
+
+def _load(job: Job) -> Any:
+    """The job's model, reused from the previous point when model, device, dtype and shape are the same.
+
+    Never reused inside a green context: each point creates its own context, and the module is built in it."""
+    from .models import load
+
+    key = (job.model, job.device, job.dtype, job.sample_shape)
+    if job.green_sms is None and key in _LAST:
+        return _LAST[key]
+    _LAST.clear()
+    loaded = load(job.model, device=job.device, dtype=job.dtype, sample_shape=job.sample_shape)
+    if job.green_sms is None:
+        _LAST[key] = loaded
+    return loaded
+
+
 def run_job(job: Job, barrier: Any = None) -> Timing:
-    """Load the job's model and time it in this process (inside a green context when asked)."""
+    """Time the job's model in this process (inside a green context when asked); OOM becomes OutOfMemory."""
     import torch
 
     from .emulation import green_context
-    from .models import load
 
     if job.threads:
         torch.set_num_threads(job.threads)
     with green_context(job.green_sms):
+        inputs = None
         try:
-            loaded = load(job.model, device=job.device, dtype=job.dtype, sample_shape=job.sample_shape)
+            loaded = _load(job)
             inputs = loaded.make_input(job.batch)
-        except _oom_types() as e:
-            raise OutOfMemory(str(e).splitlines()[0]) from None
-        try:
             return time_module(loaded.module, inputs, batch=job.batch, device=job.device,
                                warmup=job.warmup, iters=job.iters, barrier=barrier)
+        except _oom_types() as e:
+            _LAST.clear()
+            raise OutOfMemory(str(e).splitlines()[0] if str(e) else "out of memory") from None
+        except OutOfMemory:
+            _LAST.clear()
+            raise
         finally:
-            del loaded, inputs
+            del inputs
             _release(job.device)
 
 

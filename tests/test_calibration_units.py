@@ -107,3 +107,19 @@ def test_registry_names_the_required_packages():
     if not models.package_available("torchvision"):
         with pytest.raises(InputError, match="model 'resnet50' needs the 'torchvision' package"):
             models.check_names(["resnet50"])
+
+
+def test_consecutive_points_reuse_the_model_and_an_oom_drops_it(monkeypatch):
+    import calibration.timing as timing
+
+    built = []
+    real_load = models.load
+    monkeypatch.setattr(models, "load", lambda *a, **k: built.append(a[0]) or real_load(*a, **k))
+    job = Job("mlp", 1, sample_shape=(8,), warmup=0, iters=2)
+    run_job(job)
+    run_job(Job("mlp", 4, sample_shape=(8,), warmup=0, iters=2))
+    assert built == ["mlp"]
+    monkeypatch.setattr(timing, "time_module", lambda *a, **k: (_ for _ in ()).throw(MemoryError("no RAM")))
+    with pytest.raises(OutOfMemory, match="no RAM"):
+        run_job(job)
+    assert timing._LAST == {}
