@@ -52,7 +52,8 @@ def plot_cdfs(res: SimResult, path: str | Path) -> None:
         ax.axvline(m.slo_ms, color=line.get_color(), linestyle="--", linewidth=0.8)
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("share of requests (dropped never reach 1)")
-    ax.set_title(f"{res.instance}: latency CDF, load {res.options.load:g}")
+    how = f"trace {Path(res.options.trace).name}" if res.options.trace else f"load {res.options.load:g}"
+    ax.set_title(f"{res.instance}: latency CDF, {how}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
