@@ -26,6 +26,15 @@ def _torch_info() -> dict[str, Any]:
     return {"torch": torch.__version__, "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version()}
 
 
+def _majula_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("majula")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def _host() -> dict[str, Any]:
     return {"hostname": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
             "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
@@ -63,7 +72,7 @@ def build_meta(settings: Settings, targets: list[Target], inv: Inventory | None,
     """The ``meta`` object: provenance, settings, emulation, out-of-memory points and per-copy latencies."""
     timer = "CUDA events, synchronised per iteration" if settings.device == "cuda" else "time.perf_counter"
     return {
-        "tool": "majula calibrate",
+        "tool": "majula calibrate", "majula": _majula_version(),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "device": settings.device, **_gpus(inv), **_torch_info(), "host": _host(),
         "settings": {**asdict(settings), "timer": timer, "latency_ms": "p99 of per-iteration batch latency",

@@ -45,7 +45,7 @@ def test_cpu_end_to_end_writes_a_valid_calibration_file(capsys, tmp_path):
     assert set(pair) == {"cnn", "mlp"} and len([r for r in recs if r.colocated]) == 4
     assert pair["cnn"].colocated[0].model == "mlp" and pair["mlp"].colocated[0].model == "cnn"
     meta = doc.meta
-    assert meta["device"] == "cpu" and meta["torch"] and meta["date"] and meta["settings"]["iters"] == 5
+    assert meta["device"] == "cpu" and meta["torch"] and meta["date"] and meta["majula"] == "0.1.0" and meta["settings"]["iters"] == 5
     assert len(meta["copies_p99_ms"]) == 3 * 2 + 2   # k=2 points and pair points list each copy
     assert all(len(c["p99_ms"]) == 2 for c in meta["copies_p99_ms"])
 
