@@ -1,0 +1,59 @@
+"""``majula solve``: JSON plan, table, mig-parted file, baselines, plot; exit 1 with reasons when infeasible."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from golden.cases import golden_problem
+
+from majula_model.cli import main
+from majula_model.schema import Plan
+
+
+def _instance_file(tmp_path, **update):
+    inst = golden_problem().instance.model_copy(update=update)
+    path = tmp_path / "inst.json"
+    path.write_text(inst.model_dump_json())
+    return str(path)
+
+
+def test_json_plan_and_mig_parted(tmp_path, capsys):
+    mp = tmp_path / "mp.yaml"
+    assert main(["solve", _instance_file(tmp_path), "--json", "--mig-parted", str(mp)]) == 0
+    plan = Plan.model_validate_json(capsys.readouterr().out)
+    assert plan.status == "optimal" and plan.objective.value == 5.0
+    assert yaml.safe_load(mp.read_text())["version"] == "v1"
+
+
+def test_table_has_geometry_and_k8s_resources(tmp_path, capsys):
+    assert main(["solve", _instance_file(tmp_path), "--objective", "max_throughput", "--solver", "cbc"]) == 0
+    out = capsys.readouterr().out
+    assert "max_throughput" in out and "CBC" in out
+    assert "nvidia.com/mig-" in out and "headroom" in out
+
+
+def test_baseline_all_json(tmp_path, capsys):
+    assert main(["solve", _instance_file(tmp_path), "--baseline", "all", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["min_gpus"]
+    assert set(rows) == {"ilp", "whole_gpu", "homogeneous", "greedy"}
+    assert all(r["gpus"] is None or r["gpus"] >= rows["ilp"]["gpus"] for r in rows.values())
+
+
+def test_single_baseline_and_plot(tmp_path, capsys):
+    png = tmp_path / "plan.png"
+    assert main(["solve", _instance_file(tmp_path), "--baseline", "greedy", "--json", "--plot", str(png)]) == 0
+    assert Plan.model_validate_json(capsys.readouterr().out).solver == "baseline:greedy"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_infeasible_exit_1_with_reasons(tmp_path, capsys):
+    models = tuple(m.model_copy(update={"demand_rps": m.demand_rps * 10}) for m in golden_problem().instance.models)
+    assert main(["solve", _instance_file(tmp_path, models=models)]) == 1
+    err = capsys.readouterr().err
+    assert "demand beyond the pool" in err and "Traceback" not in err
+
+
+def test_bad_time_limit_exit_2(tmp_path, capsys):
+    assert main(["solve", _instance_file(tmp_path), "--time-limit", "0"]) == 2
+    assert "--time-limit" in capsys.readouterr().err
