@@ -26,9 +26,11 @@ class _State:
         self.run = run
         self.horizon_ms = horizon_ms
         self.service = run.service_ms.tolist()
-        self.speed = run.batch * run.processes / run.latency_ms
+        self.inv_speed = run.latency_ms / (run.batch * run.processes)
         self.waiting: deque[tuple[float, int]] = deque()
         self.servers = [(0.0, 0)] * run.processes  # heap of (free time, size of the batch in service)
+        self.ends: list[tuple[float, int]] = []  # heap of (end, size) of batches not yet known to be finished
+        self.in_system = 0  # waiting + in batches whose end is not yet passed
         self.done = done
         self.jitter = jitter
         self.busy_ms = 0.0
@@ -43,6 +45,7 @@ class _State:
             if drop:
                 while q and q[0][0] + run.slo_ms < t:
                     q.popleft()
+                    self.in_system -= 1
                 if not q:
                     return
                 t = max(self.servers[0][0], q[0][0])
@@ -58,14 +61,42 @@ class _State:
             if self.jitter is not None:
                 dur *= float(np.exp(run.jitter_sigma * (self.jitter.standard_normal() - Z99)))
             heapq.heapreplace(self.servers, (t + dur, n))
+            heapq.heappush(self.ends, (t + dur, n))
             self.done[taken] = t + dur
             self.busy_ms += max(0.0, min(t + dur, self.horizon_ms) - min(t, self.horizon_ms))
             self.batches += 1
 
-    def load(self, now: float) -> float:
-        """Expected delay proxy: requests waiting or in service, over peak rate."""
-        in_service = sum(n for f, n in self.servers if f > now)
-        return (len(self.waiting) + in_service) / self.speed
+    def load(self, now: float, drop: bool) -> float:
+        """Expected delay proxy at ``now``: requests waiting or in service, over peak rate."""
+        if self.waiting and self.servers[0][0] <= now:
+            self.advance(now, drop)
+        ends = self.ends
+        while ends and ends[0][0] <= now:
+            self.in_system -= heapq.heappop(ends)[1]
+        return self.in_system * self.inv_speed
+
+    def join(self, now: float, k: int, drop: bool) -> None:
+        """Request ``k`` arrives at ``now``; a free server takes it at once."""
+        self.waiting.append((now, k))
+        self.in_system += 1
+        self.routed += 1
+        if self.servers[0][0] <= now:
+            self.advance(now, drop)
+
+
+def _route(arr: np.ndarray, states: list[_State], drop: bool) -> np.ndarray:
+    """Send each arrival to the state with the least load (first on ties); index of the chosen state."""
+    owner: list[int] = []
+    inf = float("inf")
+    for k, a in enumerate(arr.tolist()):
+        best, best_load = 0, inf
+        for j, st in enumerate(states):
+            load = st.load(a, drop)
+            if load < best_load:
+                best, best_load = j, load
+        states[best].join(a, k, drop)
+        owner.append(best)
+    return np.asarray(owner, dtype=np.int64)
 
 
 def simulate_jsq(arrivals: dict[str, np.ndarray], runs: list[Run], drop: bool, jitter: bool,
@@ -81,15 +112,7 @@ def simulate_jsq(arrivals: dict[str, np.ndarray], runs: list[Run], drop: bool, j
         done = np.full(len(arr), np.nan)
         states = [_State(runs[i], done, np.random.default_rng(seeds[i]) if jitter and runs[i].jitter_sigma
                          else None, horizon_ms) for i in idx]
-        owner = np.empty(len(arr), dtype=np.int64)
-        for k, a in enumerate(arr.tolist()):
-            for st in states:
-                st.advance(a, drop)
-            best = min(range(len(states)), key=lambda j: states[j].load(a))
-            states[best].waiting.append((a, k))
-            states[best].routed += 1
-            states[best].advance(a, drop)
-            owner[k] = best
+        owner = _route(arr, states, drop)
         for st in states:
             st.advance(float("inf"), drop)
         for j, (i, st) in enumerate(zip(idx, states)):
