@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -123,7 +124,23 @@ def all_points(problem: Problem) -> dict[Key, Points]:
 
 
 def capacity_table(problem: Problem) -> dict[Key, Capacity]:
-    """Capacity of every (model, GPU type in the pool, profile) with a feasible point."""
+    """Capacity of every (model, GPU type in the pool, profile) with a feasible point.
+
+    Cached by the problem's value (instance, records, catalog identity): the placer, the validator and the
+    reports all ask for the same table; a changed record or policy is a different key.
+    """
+    try:
+        return dict(_cached_table(problem))
+    except TypeError:  # an unhashable problem (should not happen with frozen models): compute directly
+        return _capacity_table(problem)
+
+
+@lru_cache(maxsize=16)
+def _cached_table(problem: Problem) -> dict[Key, Capacity]:
+    return _capacity_table(problem)
+
+
+def _capacity_table(problem: Problem) -> dict[Key, Capacity]:
     inst, cat = problem.instance, problem.catalog
     slo = {m.name: m for m in inst.models}
     pool = {cat.resolve(g.type) for g in inst.gpus}

@@ -29,17 +29,23 @@ COARSE_MS = 10.0
 
 @dataclass(frozen=True)
 class ErrorStats:
-    """MAPE and worst absolute percentage error (in %), over a set of points."""
+    """MAPE, worst, median and 90th percentile absolute percentage error (in %), over a set of points; the
+    share of points off by more than 20% says how much of the MAPE comes from a few anomalous measurements."""
 
     mape: float | None
     worst: float | None
     n: int
+    median: float | None = None
+    p90: float | None = None
+    over_20pct: int = 0
 
     @staticmethod
     def of(errors: np.ndarray) -> "ErrorStats":
         if len(errors) == 0:
             return ErrorStats(None, None, 0)
-        return ErrorStats(round(float(np.mean(errors)) * 100, 2), round(float(np.max(errors)) * 100, 2), len(errors))
+        pct = lambda v: round(float(v) * 100, 2)  # noqa: E731
+        return ErrorStats(pct(np.mean(errors)), pct(np.max(errors)), len(errors), pct(np.median(errors)),
+                          pct(np.percentile(errors, 90)), int(np.sum(errors > 0.2)))
 
 
 @dataclass(frozen=True)

@@ -87,3 +87,10 @@ def test_predictions_only_when_asked_and_labelled():
     assert pred[("m", "A100-SXM4-80GB", "2g.20gb")].source == "predicted"
     for k, c in plain.items():  # measured capacity never shrinks when predictions are added
         assert pred[k].capacity_rps >= c.capacity_rps
+
+
+def test_capacity_table_is_cached_by_value_and_copies():
+    a, b = _problem(False), _problem(False)
+    ta = capacity_table(a)
+    ta.clear()  # a caller mutating its copy does not poison the cache
+    assert capacity_table(b) == capacity_table(a) and len(capacity_table(a)) == 3

@@ -38,6 +38,10 @@ def print_table(report: dict) -> None:
     print(f"LOBO >= 10 ms split: interpolated batches {_fmt(lobo['interpolated_ge_10ms']).strip()} "
           f"(n={lobo['interpolated_ge_10ms']['n']}), extrapolated (smallest/largest batch of a series) "
           f"{_fmt(lobo['extrapolated_ge_10ms']).strip()} (n={lobo['extrapolated_ge_10ms']['n']})")
+    for kind in ("lobo", "lopo"):
+        s = t[kind]["ge_10ms"]
+        print(f"{kind.upper()} >= 10 ms: median {s['median']}%, 90th percentile {s['p90']}%, "
+              f"{s['over_20pct']} of {s['n']} points off by > 20%")
     print(f"targets: LOBO MAPE <= {report['targets']['lobo_mape']:g}%, LOPO MAPE <= {report['targets']['lopo_mape']:g}%")
 
 
