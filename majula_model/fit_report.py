@@ -82,6 +82,20 @@ def held_out(records: list[MeasurementRecord], gpu, by: str) -> HeldOut:
     return HeldOut(errors, grid.latency_ms, tuple(labels))
 
 
+def from_extreme_profiles(records: list[MeasurementRecord], gpu) -> HeldOut | None:
+    """Fit on the smallest and largest measured profiles only and predict all the others (MISO's question: how
+    few slices must be calibrated?). None with fewer than three profiles."""
+    grid = Grid.of(records, gpu)
+    by_size = sorted({(s, r.profile) for s, r in zip(grid.sms, records)})
+    if len(by_size) < 3:
+        return None
+    keep = {by_size[0][1], by_size[-1][1]}
+    train = np.array([r.profile in keep for r in records])
+    fit = fit_curve([r for r, t in zip(records, train) if t], gpu)
+    pred, labels = corrected_latency(fit, grid.select(train), grid.select(~train))
+    return HeldOut(np.abs(pred / grid.latency_ms[~train] - 1), grid.latency_ms[~train], tuple(labels))
+
+
 def _prior_errors(records: list[MeasurementRecord], gpu) -> HeldOut | None:
     from .prior import load_costs, prior_latency
 
@@ -117,18 +131,19 @@ def groups(records: list[MeasurementRecord], catalog: Catalog) -> dict[tuple[str
 def model_report(records: list[MeasurementRecord], gpu) -> dict:
     """The full error report of one model on one GPU type."""
     lobo, lopo = held_out(records, gpu, "batch"), held_out(records, gpu, "profile")
+    two = from_extreme_profiles(records, gpu)
     fit: CurveFit = fit_curve(records, gpu)
     n_profiles = len({r.profile for r in records})
     return {"model": records[0].model, "gpu": gpu.type, "points": len(records),
             "profiles": n_profiles, "fit_mape": round(fit.fit_mape * 100, 2),
             "lobo": _section(lobo, split_labels=True), "lopo": _section(lopo) if n_profiles > 1 else None,
-            "prior": _section(_prior_errors(records, gpu)),
-            "_held": {"lobo": lobo, "lopo": lopo}}
+            "two_profiles": _section(two), "prior": _section(_prior_errors(records, gpu)),
+            "_held": {"lobo": lobo, "lopo": lopo, "two_profiles": two}}
 
 
 def pooled(reports: list[dict], kind: str, min_ms: float, label: str | None = None) -> ErrorStats:
     """Error over all points of all models (each point counts once), optionally only those with ``label``."""
-    parts = [r["_held"][kind] for r in reports if r.get(kind)]
+    parts = [r["_held"][kind] for r in reports if r.get(kind) and r["_held"].get(kind) is not None]
     if not parts:
         return ErrorStats(None, None, 0)
     masks = [(p.latency_ms >= min_ms) & np.array([label is None or lb == label for lb in p.labels], bool)
@@ -140,7 +155,7 @@ def fit_report(records: list[MeasurementRecord], catalog: Catalog) -> dict:
     """Per model reports and pooled totals (JSON-ready once ``strip`` has removed the arrays)."""
     reports = [model_report(recs, catalog.gpus[gpu]) for (_, gpu), recs in groups(records, catalog).items()]
     totals = {kind: {"all": asdict(pooled(reports, kind, 0.0)), "ge_10ms": asdict(pooled(reports, kind, COARSE_MS))}
-              for kind in ("lobo", "lopo")}
+              for kind in ("lobo", "lopo", "two_profiles")}
     totals["lobo"]["interpolated_ge_10ms"] = asdict(pooled(reports, "lobo", COARSE_MS, "interpolated"))
     totals["lobo"]["extrapolated_ge_10ms"] = asdict(pooled(reports, "lobo", COARSE_MS, "predicted"))
     prior = [model_prior for model_prior in (_prior_errors(r_list, catalog.gpus[g]) for (_, g), r_list in

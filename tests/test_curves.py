@@ -72,3 +72,4 @@ def test_held_out_error_targets_on_shared_data(parvagpu_calibration):
     assert t["lobo"]["ge_10ms"]["mape"] <= 5.0
     assert t["lopo"]["all"]["mape"] <= 8.0
     assert 0 < t["prior"]["ge_10ms"]["mape"] <= 40.0
+    assert t["two_profiles"]["ge_10ms"]["n"] > 0 and t["two_profiles"]["ge_10ms"]["mape"] <= 8.0

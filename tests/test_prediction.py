@@ -75,3 +75,26 @@ def test_bundled_prior_file_is_labelled_prior():
     cal = load_calibration(Path(__file__).resolve().parents[1] / "calibration" / "prior-a100-sxm4-80gb.json")
     rows = predict(cal, "resnet50", "A100-SXM4-80GB", "3g.40gb", [1, 3])
     assert [r["source"] for r in rows] == ["prior", "prior"]
+
+
+def test_add_predictions_never_predicts_past_measured_memory():
+    from majula_model.capacity import measured_points
+    from majula_model.loading import problem_from_instance
+    from majula_model.prediction import add_predictions
+    from majula_model.schema import Instance
+
+    # 1g.10gb ran up to b*k = 8, 7g.80gb up to 64: a 1g.20gb (20 GB) may not be offered more than 8, 4g.40gb
+    # (40 GB) neither (no profile with <= 40 GB ran more), and measured points stay as they were.
+    recs = [rec(profile="1g.10gb", batch=b, latency=5.0 + 3 * b) for b in (1, 2, 4, 8)]
+    recs += [rec(profile="7g.80gb", batch=b, latency=5.0 + 0.5 * b) for b in (1, 2, 4, 8, 16, 32, 64)]
+    inst = Instance(name="t", gpus=[{"type": "A100-SXM4-80GB", "count": 1}], measurements=recs,
+                    models=[{"name": "m", "slo_ms": 100.0, "demand_rps": 1.0}], policy={"use_predictions": True})
+    problem = problem_from_instance(inst)
+    base = measured_points(problem)
+    pts = add_predictions(problem, base)
+    for prof in ("1g.20gb", "2g.20gb", "4g.40gb"):
+        p = pts[("m", "A100-SXM4-80GB", prof)]
+        assert max(p.batch * p.processes) <= 8 and set(p.source) <= {"predicted", "interpolated"}
+    seven = pts[("m", "A100-SXM4-80GB", "7g.80gb")]
+    assert list(seven.source) == ["measured"] * 7
+    assert list(seven.latency_ms) == list(base[("m", "A100-SXM4-80GB", "7g.80gb")].latency_ms)
