@@ -57,7 +57,7 @@ class HeldOut:
     labels: tuple[str, ...]
 
     def stats(self, min_ms: float = 0.0, label: str | None = None) -> ErrorStats:
-        mask = self.latency_ms >= min_ms
+        mask = (self.latency_ms >= min_ms) & ~np.isnan(self.errors)
         if label is not None:
             mask &= np.array([lb == label for lb in self.labels], bool)
         return ErrorStats.of(self.errors[mask])
@@ -67,7 +67,7 @@ def held_out(records: list[MeasurementRecord], gpu, by: str) -> HeldOut:
     """Leave out each batch size (``by="batch"``) or profile (``by="profile"``) in turn and predict it."""
     grid = Grid.of(records, gpu)
     keys = np.array([r.batch if by == "batch" else r.profile for r in records], dtype=object)
-    errors = np.zeros(len(records))
+    errors = np.full(len(records), np.nan)  # NaN = nothing left to fit on: no prediction, not a zero error
     labels = [""] * len(records)
     for value in sorted(set(keys), key=str):
         test = keys == value
@@ -97,10 +97,10 @@ def from_extreme_profiles(records: list[MeasurementRecord], gpu) -> HeldOut | No
 
 
 def _prior_errors(records: list[MeasurementRecord], gpu) -> HeldOut | None:
-    from .prior import load_costs, prior_latency
+    from .prior import has_specs, load_costs, prior_latency
 
     costs, constants = load_costs()
-    if records[0].model not in costs or not constants:
+    if records[0].model not in costs or not constants or not has_specs(gpu):
         return None
     cost = costs[records[0].model]
     pred = np.array([float(prior_latency(cost, constants, gpu, r.profile, r.batch, r.processes)) for r in records])
@@ -146,7 +146,7 @@ def pooled(reports: list[dict], kind: str, min_ms: float, label: str | None = No
     parts = [r["_held"][kind] for r in reports if r.get(kind) and r["_held"].get(kind) is not None]
     if not parts:
         return ErrorStats(None, None, 0)
-    masks = [(p.latency_ms >= min_ms) & np.array([label is None or lb == label for lb in p.labels], bool)
+    masks = [(p.latency_ms >= min_ms) & ~np.isnan(p.errors) & np.array([label is None or lb == label for lb in p.labels], bool)
              for p in parts]
     return ErrorStats.of(np.concatenate([p.errors[m] for p, m in zip(parts, masks)]))
 

@@ -99,17 +99,19 @@ def prior_transfer(records: list[MeasurementRecord], model: str, gpu: GpuType, p
     InputError if the model has no published cost figures (``data/model_costs.json``) or the prior has no fitted
     constants: then there is nothing honest to say.
     """
-    from .prior import load_costs, prior_latency
+    from .prior import has_specs, load_costs, prior_latency
 
     costs, constants = load_costs()
-    if model not in costs or not constants:
+    if model not in costs or not constants or not has_specs(gpu):
         raise InputError(f"model '{model}' has no measurements on {gpu.type} and no analytic prior "
-                         "(add it to majula_model/data/model_costs.json)", field="model")
+                         "(the prior needs the model in majula_model/data/model_costs.json and the GPU type's spec "
+                         "figures sms, fp32_tflops, memory_bandwidth_gbps)", field="model")
     cost = costs[model]
     ratios = []
     for r in records:
         other = cat.resolve(r.gpu)
-        if r.model == model and other is not None and not r.colocated and not r.emulated:
+        if r.model == model and other is not None and not r.colocated and not r.emulated \
+                and has_specs(cat.gpus[other]):
             ratios.append(r.latency_ms / float(prior_latency(cost, constants, cat.gpus[other], r.profile,
                                                               r.batch, r.processes)))
     scale = float(np.median(ratios)) if ratios else 1.0

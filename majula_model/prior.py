@@ -60,8 +60,13 @@ def load_costs() -> tuple[dict[str, ModelCost], dict]:
     return models, raw.get("constants", {})
 
 
+def has_specs(gpu: GpuType) -> bool:
+    """True when the catalog gives the spec figures the prior needs (a CPU device or a bare user type may not)."""
+    return None not in (gpu.fp32_tflops, gpu.memory_bandwidth_gbps, gpu.sms)
+
+
 def _peak_tflops(gpu: GpuType) -> float:
-    if gpu.fp32_tflops is None or gpu.memory_bandwidth_gbps is None or gpu.sms is None:
+    if not has_specs(gpu):
         raise ValueError(f"GPU type {gpu.type} lacks spec figures (fp32_tflops, memory_bandwidth_gbps, sms)")
     return gpu.fp32_tflops
 
@@ -88,7 +93,8 @@ def prior_memory_gb(cost: ModelCost, batch, processes) -> np.ndarray | None:
 
 def fit_constants(records: list[MeasurementRecord], catalog: Catalog, costs: dict[str, ModelCost]) -> dict:
     """The constants that best fit ``records`` (robust least squares on log latency), all models together."""
-    rows = [(r, catalog.get(r.gpu)) for r in records if r.model in costs and not r.emulated and not r.colocated]
+    rows = [(r, catalog.get(r.gpu)) for r in records if r.model in costs and not r.emulated and not r.colocated
+            and catalog.resolve(r.gpu) and has_specs(catalog.get(r.gpu))]
     if not rows:
         raise ValueError("no records of models with known costs")
     lat = np.log([r.latency_ms for r, _ in rows])

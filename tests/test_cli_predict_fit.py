@@ -94,3 +94,20 @@ def test_import_parvagpu_cli(capsys, parvagpu_dir, tmp_path):
     assert len(data["measurements"]) == 1747 and "MIT" in data["meta"]["source"]
     code, _, err = run(capsys, "import", "parvagpu", tmp_path / "missing", "--out", out)
     assert code == 2 and "not a directory" in err
+
+
+def test_fit_with_a_cpu_device_and_a_single_point_model(capsys, tmp_path):
+    """Regression: a point with nothing left to fit on is no prediction (not a 0% error), and a device without
+    spec figures (cpu) has no prior error instead of a crash."""
+    recs = [MeasurementRecord(model="resnet50", gpu="cpu", profile="full", batch=b, latency_ms=20.0 * b + 10)
+            for b in (1, 4, 8)]
+    recs.append(MeasurementRecord(model="vgg16", gpu="A100-SXM4-80GB", profile="full", batch=8, latency_ms=17.0))
+    path = tmp_path / "cal.json"
+    path.write_text(CalibrationFile(measurements=tuple(recs)).model_dump_json())
+    code, out, _ = run(capsys, "fit", path, "--json")
+    assert code == 0
+    models = {m["model"]: m for m in json.loads(out)["models"]}
+    assert models["vgg16"]["lobo"]["all"]["n"] == 0 and models["resnet50"]["prior"] is None
+    code, _, err = run(capsys, "predict", path, "--model", "vgg16", "--gpu", "cpu", "--profile", "full",
+                       "--batch", "2")
+    assert code == 2 and "spec figures" in err

@@ -40,11 +40,14 @@ def print_table(report: dict) -> None:
           f"{_fmt(lobo['extrapolated_ge_10ms']).strip()} (n={lobo['extrapolated_ge_10ms']['n']})")
     for kind in ("lobo", "lopo"):
         s = t[kind]["ge_10ms"]
+        if not s["n"]:
+            continue
         print(f"{kind.upper()} >= 10 ms: median {s['median']}%, 90th percentile {s['p90']}%, "
               f"{s['over_20pct']} of {s['n']} points off by > 20%")
     two = t["two_profiles"]
-    print(f"fitted on the smallest and largest profile only, other profiles predicted: MAPE/worst "
-          f"{_fmt(two['all']).strip()} (all, n={two['all']['n']}), {_fmt(two['ge_10ms']).strip()} (>= 10 ms)")
+    if two["all"]["n"]:
+        print(f"fitted on the smallest and largest profile only, other profiles predicted: MAPE/worst "
+              f"{_fmt(two['all']).strip()} (all, n={two['all']['n']}), {_fmt(two['ge_10ms']).strip()} (>= 10 ms)")
     print(f"targets: LOBO MAPE <= {report['targets']['lobo_mape']:g}%, LOPO MAPE <= {report['targets']['lopo_mape']:g}%")
 
 
