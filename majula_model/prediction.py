@@ -125,7 +125,9 @@ def add_predictions(problem, points: dict) -> dict:
     For each model with measurements on a pool GPU type: batch sizes and process counts span what was measured
     for the model there (processes capped by ``policy.max_processes``), and a predicted point is only offered
     where b x k does not exceed what was measured on a profile with no more memory (missing points in public
-    data are often out-of-memory runs: never predict past them).
+    data are often out-of-memory runs: never predict past them). For a pool GPU type the model was never
+    measured on, analytic-prior points (``source: "prior"``, with the prior's memory estimate) where the model
+    has published costs and the GPU type has spec figures.
     """
     from .capacity import Points
 
@@ -136,9 +138,11 @@ def add_predictions(problem, points: dict) -> dict:
     for m in inst.models:
         for gpu in sorted(g for g in pool if g):
             own = [r for r in _solo(records, m.name, gpu, cat) if not r.emulated]
-            if not own:
-                continue
-            for profile, pts in _predicted_for(own, cat.gpus[gpu], inst.policy.max_processes).items():
+            if own:
+                rows = _predicted_for(own, cat.gpus[gpu], inst.policy.max_processes)
+            else:
+                rows = _prior_for(records, m.name, cat.gpus[gpu], cat, inst.policy.max_processes)
+            for profile, pts in rows.items():
                 key = (m.name, gpu, profile)
                 out[key] = _merge(out.get(key), pts, Points)
     return out
@@ -167,12 +171,38 @@ def _predicted_for(records: list[MeasurementRecord], gpu: GpuType, max_processes
     return out
 
 
+def _prior_for(records: list[MeasurementRecord], model: str, gpu: GpuType, cat: Catalog,
+               max_processes: int | None) -> dict:
+    """Prior (batch, processes, latency, "prior", memory) per plain profile of a GPU type the model never ran on;
+    empty where the prior cannot answer (no published costs, no spec figures)."""
+    from .prior import has_specs, load_costs, prior_memory_gb
+
+    costs, constants = load_costs()
+    mine = [r for r in records if r.model == model and not r.colocated]
+    if model not in costs or not constants or not has_specs(gpu) or not mine:
+        return {}
+    batches = sorted({r.batch for r in mine})
+    kmax = max(r.processes for r in mine)
+    kmax = min(kmax, max_processes) if max_processes else kmax
+    out = {}
+    for profile in (p.name for p in gpu.plain_profiles):
+        rows = []
+        for k in range(1, kmax + 1):
+            lat = prior_transfer(records, model, gpu, profile, batches, k, cat)
+            mem = prior_memory_gb(costs[model], np.array(batches, float), k)
+            rows += [(b, k, float(lt), "prior", np.nan if mem is None else float(mem[i]))
+                     for i, (b, lt) in enumerate(zip(batches, lat))]
+        out[profile] = rows
+    return out
+
+
 def _merge(existing, rows: list[tuple], points_cls):
-    """A Points with ``existing`` (measured) first, then the predicted rows."""
+    """A Points with ``existing`` (measured) first, then the new rows (batch, processes, latency, label[, memory])."""
     b = np.array([r[0] for r in rows], np.int64)
     k = np.array([r[1] for r in rows], np.int64)
     lat = np.array([r[2] for r in rows], float)
-    new = points_cls(b, k, lat, k * b * 1000.0 / lat, np.full(len(rows), np.nan), tuple(r[3] for r in rows), False)
+    mem = np.array([r[4] if len(r) > 4 else np.nan for r in rows], float)
+    new = points_cls(b, k, lat, k * b * 1000.0 / lat, mem, tuple(r[3] for r in rows), False)
     if existing is None or len(existing) == 0:
         return new
     return points_cls(np.concatenate([existing.batch, new.batch]), np.concatenate([existing.processes, new.processes]),

@@ -98,3 +98,19 @@ def test_add_predictions_never_predicts_past_measured_memory():
     seven = pts[("m", "A100-SXM4-80GB", "7g.80gb")]
     assert list(seven.source) == ["measured"] * 7
     assert list(seven.latency_ms) == list(base[("m", "A100-SXM4-80GB", "7g.80gb")].latency_ms)
+
+
+def test_add_predictions_uses_the_prior_on_an_unmeasured_pool_gpu_type():
+    from majula_model.capacity import capacity_table
+    from majula_model.loading import problem_from_instance
+    from majula_model.schema import Instance
+
+    recs = [rec(model="resnet50", profile="7g.80gb", batch=b, latency=5.0 + 0.4 * b) for b in (1, 8, 32)]
+    gpus = [{"type": "A100-SXM4-80GB", "count": 1}, {"type": "H100-SXM5-80GB", "count": 1}]
+    models = [{"name": "resnet50", "slo_ms": 100.0, "demand_rps": 1.0}]
+    off = capacity_table(problem_from_instance(Instance(name="t", gpus=gpus, models=models, measurements=recs)))
+    assert {k[1] for k in off} == {"A100-SXM4-80GB"}
+    on = capacity_table(problem_from_instance(Instance(name="t", gpus=gpus, models=models, measurements=recs,
+                                                       policy={"use_predictions": True})))
+    h100 = {k: c for k, c in on.items() if k[1] == "H100-SXM5-80GB"}
+    assert h100 and all(c.source == "prior" for c in h100.values())
