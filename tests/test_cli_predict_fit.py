@@ -111,3 +111,13 @@ def test_fit_with_a_cpu_device_and_a_single_point_model(capsys, tmp_path):
     code, _, err = run(capsys, "predict", path, "--model", "vgg16", "--gpu", "cpu", "--profile", "full",
                        "--batch", "2")
     assert code == 2 and "spec figures" in err
+
+
+@pytest.mark.parametrize("command", ["predict", "fit"])
+def test_calibration_with_an_unknown_profile_exits_2_naming_the_record(capsys, tmp_path, command):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"measurements": [{"model": "m", "gpu": "A100-SXM4-80GB", "profile": "5g.9gb",
+                                                  "batch": 1, "latency_ms": 3.0}]}))
+    extra = ["--model", "m", "--gpu", "A100-SXM4-80GB", "--profile", "3g.40gb", "--batch", "1"]
+    code, _, err = run(capsys, command, path, *(extra if command == "predict" else []))
+    assert code == 2 and f"{path}: measurements[0].profile: A100-SXM4-80GB has no profile '5g.9gb'" in err

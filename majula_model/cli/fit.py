@@ -12,6 +12,7 @@ import json
 
 from ..fit_report import fit_report, strip
 from ..loading import load_calibration
+from .importers import check_records
 
 
 def _fmt(s: dict | None) -> str:
@@ -53,6 +54,7 @@ def print_table(report: dict) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cal = load_calibration(args.calibration)
+    check_records(cal, args.cat, args.calibration, fields=True)
     report = fit_report(list(cal.measurements), args.cat)
     if args.plot:
         from ..fit_report import write_plots

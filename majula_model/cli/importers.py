@@ -12,16 +12,16 @@ from ..importers import read_parvagpu, read_perf_analyzer
 from ..schema import CalibrationFile
 
 
-def check_records(cal: CalibrationFile, cat, source: str) -> None:
-    """GPU types and profiles of imported records exist in the catalog (else exit 2 naming the input)."""
+def check_records(cal: CalibrationFile, cat, source: str, fields: bool = False) -> None:
+    """GPU types and profiles of the records exist in the catalog (else exit 2 naming the file and, with
+    ``fields``, the record; otherwise the command-line flag that set it)."""
     for i, r in enumerate(cal.measurements):
-        if r.gpu == "cpu":
-            continue
         gpu = cat.get(r.gpu) if cat.resolve(r.gpu) else None
+        where = f"measurements[{i}]." if fields else "--"
         if gpu is None:
-            raise InputError(f"unknown GPU type '{r.gpu}'", file=source, field="--gpu")
+            raise InputError(f"unknown GPU type '{r.gpu}'", file=source, field=f"{where}gpu")
         if not gpu.has_profile(r.profile):
-            raise InputError(f"{gpu.type} has no profile '{r.profile}'", file=source, field="--profile")
+            raise InputError(f"{gpu.type} has no profile '{r.profile}'", file=source, field=f"{where}profile")
 
 
 def _write(cal: CalibrationFile, out: str, cat, source: str) -> None:

@@ -12,6 +12,7 @@ import json
 
 from ..errors import InputError
 from ..loading import load_calibration
+from .importers import check_records
 from ..prediction import predict
 
 
@@ -28,6 +29,7 @@ def parse_batches(text: str) -> list[int]:
 
 def run(args: argparse.Namespace) -> int:
     cal = load_calibration(args.calibration)
+    check_records(cal, args.cat, args.calibration, fields=True)
     batches = parse_batches(args.batch)
     if args.processes < 1:
         raise InputError("must be a positive integer", field="--processes")
