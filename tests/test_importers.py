@@ -64,8 +64,8 @@ def test_perf_analyzer_real_header_with_extra_columns(tmp_path):
     path = tmp_path / "pa.csv"
     path.write_text("Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,"
                     "Server Compute Input,Server Compute Infer,Server Compute Output,Client Recv,"
-                    "p50 latency,p90 latency,p95 latency,p99 latency\n"
-                    "1,523.4,40,300,20,30,1800,25,5,1900,2050,2100,2300\n")
+                    "p50 latency,p90 latency,p95 latency,p99 latency,Avg GPU Utilization\n"
+                    "1,523.4,40,300,20,30,1800,25,5,1900,2050,2100,2300,GPU-1a2b:0.93;\n")
     r = read_perf_analyzer(path, "m", "A100-SXM4-80GB", "full", 1).measurements[0]
     assert (r.latency_ms, r.throughput_rps) == (2.3, 523.4)
 
@@ -74,7 +74,9 @@ def test_perf_analyzer_real_header_with_extra_columns(tmp_path):
                                         ("Concurrency,Inferences/Second,p50 latency,p90 latency,p99 latency\n",
                                          "no data rows"),
                                         ("Concurrency,Inferences/Second,p50 latency,p90 latency,p99 latency\n"
-                                         "1,x,1,1,1\n", "line 2")])
+                                         "1,x,1,1,1\n", "line 2"),
+                                        ("Concurrency,Inferences/Second,p50 latency,p90 latency,p99 latency\n"
+                                         "1,5,1,1,\n", "missing value")])
 def test_perf_analyzer_errors(tmp_path, text, match):
     path = tmp_path / "pa.csv"
     path.write_text(text)

@@ -36,12 +36,16 @@ def read_rows(path: str | Path) -> list[dict[str, float]]:
         missing = [c for c in REQUIRED if c not in cols]
         if missing:
             raise InputError(f"not a perf_analyzer CSV: missing column(s) {', '.join(missing)}", file=str(p))
+        wanted = [*REQUIRED, "p95 latency"]
         rows = []
         for line, row in enumerate(reader, start=2):
-            try:
-                rows.append({k.strip(): float(v) for k, v in row.items() if k and v not in (None, "")})
+            clean = {k.strip(): v for k, v in row.items() if k}
+            try:  # only the columns we use: others (e.g. --collect-metrics GPU columns) need not be numbers
+                rows.append({c: float(clean[c]) for c in wanted if clean.get(c) not in (None, "")})
             except ValueError:
                 raise InputError("non-numeric value", file=str(p), field=f"line {line}") from None
+            if any(c not in rows[-1] for c in REQUIRED):
+                raise InputError("missing value", file=str(p), field=f"line {line}")
     if not rows:
         raise InputError("no data rows", file=str(p))
     return rows
