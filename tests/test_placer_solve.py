@@ -46,7 +46,10 @@ def test_max_scale_by_hand():
     assert plan.status == "optimal"
     assert plan.objective.value == pytest.approx(1.0)
     # Two GPUs, each 4g + 3g: a 600/150 = 4, b 1000/500 = 2 -> factor 2 (headroom above demand).
-    assert solve(two_models(150.0, 500.0, count=2, objective="max_scale")).objective.value == pytest.approx(2.0)
+    plan = solve(two_models(150.0, 500.0, count=2, objective="max_scale"))
+    assert plan.objective.value == pytest.approx(2.0)
+    # the plan routes 2 x demand (served >= a x demand, DESIGN.md section 3), within each instance's capacity
+    assert [m.served_rps for m in plan.models] == pytest.approx([300.0, 1000.0])
 
 
 def test_objective_none_uses_the_instance_objective():

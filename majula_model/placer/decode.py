@@ -5,7 +5,8 @@ each model (x). Decoding hands every instance to a concrete GPU, drops the insta
 of a placeable geometry is placeable), gives each instance a valid start index through ``geometry.place`` (an
 exhaustive, cached search: a greedy largest-first pass does not always find one) and splits each model's
 served rate over its instances in proportion to their capacities, so every instance runs at the same
-utilisation, none beyond its capacity, and no model beyond its demand. Everything is ordered, so the same
+utilisation, none beyond its capacity, and no model beyond its demand (under max_scale, beyond a x demand when
+the plan's factor a exceeds 1: the contract's served_m >= a * demand_m). Everything is ordered, so the same
 counts always give the same plan.
 """
 
@@ -55,21 +56,32 @@ def assign(pools: list[Pool], y: dict[tuple[str, Geometry], int], x: dict[Key, i
     return out
 
 
-def split_rates(problem: Problem, table: dict[Key, Capacity], gpus: list[GpuAssignment]
+def targets(problem: Problem, cap: dict[str, float], objective: str) -> dict[str, float]:
+    """Rate to route per model: its demand; under max_scale, a x demand when a > 1 (DESIGN.md section 3:
+    served_m >= a * demand_m), so the plan carries the headroom it claims."""
+    demand = {m.name: m.demand_rps for m in problem.instance.models}
+    if objective != "max_scale":
+        return demand
+    a = min(cap.get(m, 0.0) / d for m, d in demand.items())
+    return {m: max(d, a * d) for m, d in demand.items()}
+
+
+def split_rates(problem: Problem, table: dict[Key, Capacity], gpus: list[GpuAssignment], objective: str
                 ) -> tuple[dict[str, float], dict[str, float]]:
-    """Per model: capacity of its instances, and the share of it used (served / capacity, at most 1)."""
+    """Per model: target rate, and the share of capacity used (target / capacity, at most 1)."""
     cap: dict[str, float] = defaultdict(float)
     for a in gpus:
         for p, m in a.slots:
             cap[m] += table[(m, a.type, p)].capacity_rps
+    target = targets(problem, cap, objective)
     share = {}
-    for md in problem.instance.models:
-        c = cap.get(md.name, 0.0)
-        r = min(1.0, md.demand_rps / c) if c > 0 else 0.0
-        while r > 0 and c * r > md.demand_rps:  # float rounding must never serve beyond demand
+    for m, want in target.items():
+        c = cap.get(m, 0.0)
+        r = min(1.0, want / c) if c > 0 else 0.0
+        while r > 0 and c * r > want:  # float rounding must never route beyond the target
             r = math.nextafter(r, 0.0)
-        share[md.name] = r
-    return dict(cap), share
+        share[m] = r
+    return target, share
 
 
 def _layout(gpu: GpuType, slots: Slots) -> list[tuple[str, int, str]]:
@@ -106,7 +118,8 @@ def build_gpus(problem: Problem, table: dict[Key, Capacity], gpus: list[GpuAssig
     return tuple(out)
 
 
-def build_models(problem: Problem, plan_gpus: tuple[PlanGpu, ...]) -> tuple[PlanModel, ...]:
+def build_models(problem: Problem, plan_gpus: tuple[PlanGpu, ...], target: dict[str, float]
+                 ) -> tuple[PlanModel, ...]:
     """Per-model totals, summed from the plan itself so they always agree with it."""
     served: dict[str, float] = defaultdict(float)
     cap: dict[str, float] = defaultdict(float)
@@ -115,7 +128,7 @@ def build_models(problem: Problem, plan_gpus: tuple[PlanGpu, ...]) -> tuple[Plan
             for run in inst.models:
                 served[run.name] += run.rate_rps
                 cap[run.name] += run.capacity_rps
-    return tuple(PlanModel(name=m.name, demand_rps=m.demand_rps, served_rps=min(served[m.name], m.demand_rps),
+    return tuple(PlanModel(name=m.name, demand_rps=m.demand_rps, served_rps=min(served[m.name], target[m.name]),
                            capacity_rps=cap[m.name]) for m in problem.instance.models)
 
 
@@ -130,18 +143,18 @@ def objective_value(problem: Problem, objective: str, models: tuple[PlanModel, .
     return math.fsum(cost[g.type] for g in plan_gpus)
 
 
-def decode(problem: Problem, table: dict[Key, Capacity], gpus: list[GpuAssignment]
+def decode(problem: Problem, table: dict[Key, Capacity], gpus: list[GpuAssignment], objective: str = "min_gpus"
            ) -> tuple[tuple[PlanGpu, ...], tuple[PlanModel, ...]]:
     """Plan GPUs and per-model totals for concrete assignments."""
-    _, share = split_rates(problem, table, gpus)
+    target, share = split_rates(problem, table, gpus, objective)
     plan_gpus = build_gpus(problem, table, gpus, share)
-    return plan_gpus, build_models(problem, plan_gpus)
+    return plan_gpus, build_models(problem, plan_gpus, target)
 
 
 def make_plan(problem: Problem, table: dict[Key, Capacity], gpus: list[GpuAssignment], objective: str, *,
               status: str, solver: str, seconds: float, bound: float | None) -> Plan:
     """A Plan for concrete assignments; value measured on the plan, gap from the solver's bound."""
-    plan_gpus, models = decode(problem, table, gpus)
+    plan_gpus, models = decode(problem, table, gpus, objective)
     value = objective_value(problem, objective, models, plan_gpus)
     if status == "optimal":
         bound = value

@@ -9,9 +9,10 @@ counts back into one concrete layout per physical GPU.
 
 Sets
     T          GPU types of the pool; ``N_t`` GPUs available, cost ``w_t`` each.
-    G_t        geometries of type t: the *maximal* MIG geometries of ``geometry.geometries`` (a smaller
-               geometry is a subset of a maximal one, and unused instances are dropped by the decoder, so
-               this loses nothing), plus ``("full",)`` (MIG disabled) where a model has a ``full`` point.
+    G_t        geometries of type t: among the MIG geometries of ``geometry.geometries`` made only of profiles
+               some model can use (has a key in K), the maximal ones; plus ``("full",)`` (MIG disabled) where
+               a model has a ``full`` point. Exact: what a plan uses on a GPU is a placeable multiset of
+               usable profiles, contained in one of these; the decoder drops idle instances.
     P_t        profiles of type t (``full`` included when measured); ``n(g, p)`` = instances of p in g.
     M          models, demand ``d_m``.
     K          keys (m, t, p) with an SLO-feasible point; ``c_k`` its capacity (``capacity.capacity_table``:
@@ -44,6 +45,7 @@ interference data the capacity table does not carry, and one model per instance 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pulp
@@ -71,10 +73,21 @@ class Pool:
     geometries: tuple[Geometry, ...]
 
 
-def pool_geometries(gpu: GpuType, has_full: bool) -> tuple[Geometry, ...]:
-    """Maximal MIG geometries of ``gpu`` (plus whole-GPU ``full`` when measured), deterministic order."""
-    geos = [g.profiles for g in geometries(gpu) if g.maximal]
-    return tuple(geos + [(FULL,)] if has_full else geos)
+def _contains(big: Counter, small: Counter) -> bool:
+    return all(big[p] >= n for p, n in small.items())
+
+
+def pool_geometries(gpu: GpuType, usable: frozenset[str]) -> tuple[Geometry, ...]:
+    """The maximal geometries among those made only of ``usable`` profiles (plus ``full`` when usable).
+
+    Exact: the instances a plan uses on a GPU form a placeable multiset of usable profiles, which is contained
+    in one of these. Dropping profiles no model can use removes dominated, symmetric columns from the ILP.
+    """
+    family = [g.profiles for g in geometries(gpu) if set(g.profiles) <= usable]
+    counts = [Counter(g) for g in family]
+    keep = [g for g, c in zip(family, counts)
+            if not any(o != c and _contains(o, c) for o in counts)]
+    return tuple(keep + [(FULL,)] if FULL in usable else keep)
 
 
 def build_pools(problem: Problem, table: dict[Key, Capacity], only: tuple[str, Geometry] | None = None
@@ -85,8 +98,8 @@ def build_pools(problem: Problem, table: dict[Key, Capacity], only: tuple[str, G
         gpu = problem.catalog.get(g.type)
         if only is not None and gpu.type != only[0]:
             continue
-        has_full = any(k[1] == gpu.type and k[2] == FULL for k in table)
-        geos = (only[1],) if only is not None else pool_geometries(gpu, has_full)
+        usable = frozenset(k[2] for k in table if k[1] == gpu.type)
+        geos = (only[1],) if only is not None else pool_geometries(gpu, usable)
         pools.append(Pool(gpu, g.count, g.cost, geos))
     return pools
 
