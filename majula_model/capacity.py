@@ -129,14 +129,15 @@ def capacity_table(problem: Problem) -> dict[Key, Capacity]:
     Cached by the problem's value (instance, records, catalog identity): the placer, the validator and the
     reports all ask for the same table; a changed record or policy is a different key.
     """
+    fingerprint = tuple(id(g) for g in problem.catalog.gpus.values())  # a catalog changed in place is a new key
     try:
-        return dict(_cached_table(problem))
+        return dict(_cached_table(problem, fingerprint))
     except TypeError:  # an unhashable problem (should not happen with frozen models): compute directly
         return _capacity_table(problem)
 
 
 @lru_cache(maxsize=16)
-def _cached_table(problem: Problem) -> dict[Key, Capacity]:
+def _cached_table(problem: Problem, catalog_fingerprint: tuple[int, ...]) -> dict[Key, Capacity]:
     return _capacity_table(problem)
 
 
