@@ -9,9 +9,14 @@ Constraints:
   (1) slice_g_j:   sum of z[g,p,s] whose memory slices cover j <= 1       (no overlap)
   (2) compute_g:   sum compute(p) z[g,p,s] <= compute slices of t(g)
   (3) count_g_p:   sum_s z[g,p,s] <= max_count(p)
-  (4) assign_g_p_s: sum_m w[g,p,s,m] <= z[g,p,s]                          (one model per instance)
+  (4) assign_g_p_s: sum_m w[g,p,s,m] = z[g,p,s]    (one model per instance; an idle one is the same plan as
+                   its geometry without it)
   (5) used_g_p_s:  z[g,p,s] <= u[g]
-  (6) order_g:     u[g] >= u[g+1] within a pool                           (symmetry only)
+  (6) order_g:     u[g] >= u[g+1] and capacity(g) >= capacity(g+1) within a pool (symmetry only: GPUs of a
+                   pool can be sorted by total capacity; an unused GPU has none, as (4) leaves no idle instance)
+  (7) rank_g_p_s:  rank(g,p,s) <= rank(g,p,s') + |M| (1 - z[g,p,s']) for consecutive starts s < s' of one
+                   profile, rank = 1 + index of the model served (symmetry only: models can be permuted among
+                   the used placements of one profile, which leaves the layout unchanged)
   max_throughput: x_m <= sum cap w, x_m <= d_m, maximise sum x.
   max_scale:      a d_m <= sum cap w, maximise a.
   min_gpus:       sum cap w >= d_m, minimise sum c_g u[g].
@@ -94,6 +99,10 @@ def solve_per_gpu(problem: Problem, objective: str, allow_full: bool = True,
         lo.append(lb)
         hi.append(ub)
 
+    def gpu_capacity(g: int) -> dict[int, float]:
+        t = gpus[g][1]
+        return {i: caps[(t, key[2], key[4])] for key, i in index.items() if key[0] == "w" and key[1] == g}
+
     for g, t, _, k in gpus:
         gpu = cat.gpus[t]
         rows = rows_by_gpu[g]
@@ -105,10 +114,17 @@ def solve_per_gpu(problem: Problem, objective: str, allow_full: bool = True,
             row({index[("z", g, p, s)]: 1 for p, s, *_ in rows if p == prof}, -np.inf, cap)
         for p, s, *_ in rows:
             ws = {index[key]: 1 for key in index if key[0] == "w" and key[1:4] == (g, p, s)}
-            row({**ws, index[("z", g, p, s)]: -1}, -np.inf, 0)  # (4)
+            row({**ws, index[("z", g, p, s)]: -1}, 0, 0)  # (4)
             row({index[("z", g, p, s)]: 1, index[("u", g)]: -1}, -np.inf, 0)  # (5)
+        for (p, s, *_), (p2, s2, *_) in zip(rows, rows[1:]):  # (7)
+            if p == p2:
+                rank = {index[("w", g, p, x, m)]: (1 + j) * sign for x, sign in ((s, 1), (s2, -1))
+                        for j, m in enumerate(models) if ("w", g, p, x, m) in index}
+                row({**rank, index[("z", g, p2, s2)]: len(models)}, -np.inf, len(models))
         if g + 1 < len(gpus) and gpus[g + 1][3] == k:  # (6)
             row({index[("u", g)]: 1, index[("u", g + 1)]: -1}, 0, np.inf)
+            row({**{i: c for i, c in gpu_capacity(g).items()},
+                 **{i: -c for i, c in gpu_capacity(g + 1).items()}}, 0, np.inf)
 
     served = {m: {i: caps[(gpus[key[1]][1], key[2], m)] for key, i in index.items()
                   if key[0] == "w" and key[4] == m} for m in models}
