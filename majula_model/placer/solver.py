@@ -20,6 +20,9 @@ from .status import classify, highs_bound
 SOLVERS = ("highs", "cbc")
 REL_GAP = 1e-9
 ABS_GAP = 1e-6
+PHASE2_SECONDS = 2.0
+"""Phase 2 (least cost at the optimal value) is a tie-break: it gets max(PHASE2_SECONDS, 2 x phase 1 time),
+within the caller's limit, and its best incumbent is used (the objective stays proven optimal by (7))."""
 
 
 def make_solver(name: str, time_limit: float | None) -> pulp.LpSolver:
@@ -80,7 +83,10 @@ def solve_formulation(f: Formulation, solver_name: str = "highs", time_limit: fl
     if status in ("optimal", "feasible"):
         out.y, out.x = _counts(f)
     if status == "optimal" and phase2 and f.objective != "min_gpus":
-        left = None if time_limit is None else max(0.05, time_limit - (time.perf_counter() - t0))
+        spent = time.perf_counter() - t0
+        left = max(PHASE2_SECONDS, 2 * spent)
+        if time_limit is not None:
+            left = max(0.05, min(left, time_limit - spent))
         lexicographic(f, value)
         status2, _ = _run_once(f, solver_name, left)
         if status2 in ("optimal", "feasible"):
