@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..errors import InputError
 from ..fit_report import fit_report, strip
 from ..loading import load_calibration
 from .importers import check_records
@@ -59,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         from ..fit_report import write_plots
 
+        try:
+            import matplotlib  # noqa: F401 - optional dependency, only for --plot
+        except ImportError:
+            raise InputError("matplotlib is not installed (pip install -e '.[plot]')", field="--plot") from None
         for path in write_plots(list(cal.measurements), args.cat, args.plot):
             print(f"wrote {path}", file=__import__("sys").stderr)
     if args.json:
