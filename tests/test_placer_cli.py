@@ -57,3 +57,15 @@ def test_infeasible_exit_1_with_reasons(tmp_path, capsys):
 def test_bad_time_limit_exit_2(tmp_path, capsys):
     assert main(["solve", _instance_file(tmp_path), "--time-limit", "0"]) == 2
     assert "--time-limit" in capsys.readouterr().err
+
+
+def test_time_limit_without_solution_exit_1(tmp_path, capsys):
+    from test_placer_status import _hard
+
+    path = tmp_path / "hard.json"
+    path.write_text(_hard().instance.model_dump_json())
+    assert main(["solve", str(path), "--json", "--time-limit", "0.000001"]) == 1
+    captured = capsys.readouterr()
+    plan = Plan.model_validate_json(captured.out)
+    assert plan.status == "no_solution" and plan.gpus == () and plan.objective.value is None
+    assert "no plan" in captured.err

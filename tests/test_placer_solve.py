@@ -114,3 +114,10 @@ def test_cbc_fallback_matches_highs():
         c = solve(golden_problem(), obj, solver="cbc")
         assert c.solver == "CBC" and c.status == "optimal"
         assert c.objective.value == pytest.approx(h.objective.value, rel=1e-6)
+
+
+def test_model_names_that_sanitise_alike_get_distinct_constraints():
+    recs = [rec("a-b", "1g.10gb", 100.0), rec("a_b", "1g.10gb", 100.0)]
+    plan = solve(problem([("a-b", 100.0, 150.0), ("a_b", 100.0, 250.0)], recs, [(A100, 2, 1.0)]))
+    assert plan.objective.value == 1  # 2 + 3 instances of 1g on one GPU
+    assert [m.served_rps for m in plan.models] == pytest.approx([150.0, 250.0])

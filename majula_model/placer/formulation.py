@@ -116,6 +116,7 @@ class Formulation:
     x: dict[Key, pulp.LpVariable] = field(default_factory=dict)
     s: dict[str, pulp.LpVariable] = field(default_factory=dict)
     a: pulp.LpVariable | None = None
+    label: dict[str, str] = field(default_factory=dict)
 
     def cost_expr(self) -> pulp.LpAffineExpression:
         """Total cost of the GPUs used (the min_gpus objective, and phase 2 of the others)."""
@@ -131,7 +132,23 @@ class Formulation:
         return self.cost_expr()
 
 
+def unique_labels(names: list[str]) -> dict[str, str]:
+    """``safe`` names, with ``_2``, ``_3``... where two names would collide (``a-b`` and ``a_b``)."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for n in names:
+        base = label = safe(n)
+        i = 1
+        while label in used:
+            i += 1
+            label = f"{base}_{i}"
+        used.add(label)
+        out[n] = label
+    return out
+
+
 def _add_variables(f: Formulation, demand: dict[str, float]) -> None:
+    f.label = unique_labels(list(demand))
     for pool in f.pools:
         t = pool.gpu.type
         for g in pool.geometries:
@@ -139,9 +156,9 @@ def _add_variables(f: Formulation, demand: dict[str, float]) -> None:
     types = {p.gpu.type for p in f.pools}
     for key in sorted(k for k in f.table if k[1] in types and k[0] in demand):
         m, t, p = key
-        f.x[key] = f.prob.add_variable(f"x_{safe(m)}_{safe(t)}_{safe(p)}", 0, None, cat="Integer")
+        f.x[key] = f.prob.add_variable(f"x_{f.label[m]}_{safe(t)}_{safe(p)}", 0, None, cat="Integer")
     for m in demand:
-        f.s[m] = f.prob.add_variable(f"s_{safe(m)}", 0, None)
+        f.s[m] = f.prob.add_variable(f"s_{f.label[m]}", 0, None)
     if f.objective == "max_scale":
         f.a = f.prob.add_variable("a", 0, None)
 
@@ -160,13 +177,13 @@ def _add_pool_constraints(f: Formulation) -> None:
 def _add_model_constraints(f: Formulation, demand: dict[str, float]) -> None:
     for m, d in demand.items():
         cap = pulp.lpSum(f.table[k].capacity_rps * v for k, v in f.x.items() if k[0] == m)
-        f.prob += f.s[m] <= cap, f"capacity_{safe(m)}"  # (3)
+        f.prob += f.s[m] <= cap, f"capacity_{f.label[m]}"  # (3)
         if f.objective != "max_scale":
-            f.prob += f.s[m] <= d, f"demand_{safe(m)}"  # (4)
+            f.prob += f.s[m] <= d, f"demand_{f.label[m]}"  # (4)
         if f.objective == "min_gpus":
-            f.prob += f.s[m] >= d, f"serve_{safe(m)}"  # (5)
+            f.prob += f.s[m] >= d, f"serve_{f.label[m]}"  # (5)
         if f.objective == "max_scale":
-            f.prob += cap >= d * f.a, f"scale_{safe(m)}"  # (6)
+            f.prob += cap >= d * f.a, f"scale_{f.label[m]}"  # (6)
 
 
 def build(problem: Problem, objective: str, table: dict[Key, Capacity], pools: list[Pool] | None = None,
