@@ -79,3 +79,19 @@ def test_min_gpus_never_above_a_baseline(parva_all, name):
 
 def test_ilp_strictly_beats_whole_gpu_on_parvagpu(parva_all):
     assert solve(parva_all).objective.value < baseline(parva_all, "whole_gpu").objective.value
+
+
+def test_heterogeneous_pool_ilp_never_above_baselines():
+    from golden.cases import H100
+
+    recs = [rec("a", "1g.10gb", 100.0), rec("a", "3g.40gb", 320.0), rec("a", "7g.80gb", 700.0),
+            rec("a", "1g.10gb", 190.0, gpu=H100), rec("a", "7g.80gb", 1400.0, gpu=H100),
+            rec("b", "2g.20gb", 150.0), rec("b", "4g.40gb", 330.0), rec("b", "full", 640.0),
+            rec("b", "2g.20gb", 290.0, gpu=H100), rec("b", "4g.40gb", 600.0, gpu=H100)]
+    p = problem([("a", 100.0, 2600.0), ("b", 100.0, 1900.0)], recs, [(A100, 20, 1.0), (H100, 20, 1.7)])
+    ilp = solve(p)
+    check_plan(p, ilp)
+    for name in BASELINES:
+        base = baseline(p, name)
+        check_plan(p, base)
+        assert ilp.objective.value <= base.objective.value + 1e-9, name
