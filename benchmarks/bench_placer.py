@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
