@@ -48,7 +48,7 @@ def solve_checked(problem: Problem, objective: str):
     return plan
 
 
-@settings(max_examples=30)
+@settings(max_examples=50)
 @given(st.one_of(synthetic(max_gpus=8), synthetic(max_gpus=4, profiles=(3, 6))), st.sampled_from(OBJECTIVES))
 def test_plans_are_valid_and_optimal(problem, objective):
     solve_checked(problem, objective)

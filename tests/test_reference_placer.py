@@ -69,14 +69,14 @@ def test_min_gpus_beyond_the_pool_is_infeasible():
     compare(p, "min_gpus", None)
 
 
-@settings(max_examples=30)
-@given(st.one_of(synthetic(), synthetic(with_full=True)), st.sampled_from(OBJECTIVES))
+@settings(max_examples=60)
+@given(st.one_of(synthetic(), synthetic(with_full=True), synthetic(profiles=(3, 6))), st.sampled_from(OBJECTIVES))
 def test_tiny_synthetic_equals_brute_force(problem, objective):
     compare(problem, objective, brute_force(problem)[objective])
 
 
 def test_tiny_parvagpu_equals_brute_force(parvagpu_calibration):
-    @settings(max_examples=15)
+    @settings(max_examples=25)
     @given(parvagpu(parvagpu_calibration), st.sampled_from(OBJECTIVES))
     def run(problem, objective):
         compare(problem, objective, brute_force(problem)[objective])
@@ -100,8 +100,8 @@ def test_small_parvagpu_equals_per_gpu_milp(parvagpu_calibration):
     run()
 
 
-@settings(max_examples=10)
-@given(synthetic(max_gpus=6), st.sampled_from(OBJECTIVES))
+@settings(max_examples=20)
+@given(st.one_of(synthetic(max_gpus=6), synthetic(max_gpus=5, profiles=(3, 6))), st.sampled_from(OBJECTIVES))
 def test_small_synthetic_equals_per_gpu_milp(problem, objective):
     ref = solve_per_gpu(problem, objective)
     compare(problem, objective, ref.value if ref else None)
