@@ -31,6 +31,8 @@ def _write(path: str, text: str, flag: str) -> None:
 def _compare(args: argparse.Namespace, problem) -> int:
     """ILP min_gpus against every baseline (GPUs and cost; a baseline beyond the pool says so)."""
     ilp = solve(problem, "min_gpus", time_limit=args.time_limit, solver=args.solver)
+    if args.mig_parted and ilp.gpus:  # the ILP's plan is the one worth applying
+        _write(args.mig_parted, to_mig_parted(ilp, problem.instance.gpus_per_node, args.cat), "--mig-parted")
     rows = {"ilp": {**_summary(problem, ilp), "status": ilp.status}}
     for name in BASELINES:
         try:
