@@ -112,3 +112,15 @@ def test_time_limited_plans_are_still_valid(parvagpu_calibration, objective):
         check_plan(problem, plan, objective)
         if plan.status == "feasible":
             assert plan.gap is not None and plan.objective.bound is not None
+
+
+@settings(max_examples=15)
+@given(synthetic(max_gpus=6, profiles=(2, 6)), st.sampled_from(OBJECTIVES))
+def test_plans_are_deterministic(problem, objective):
+    """Issue 4: the decode is deterministic, so the same question gives the same plan."""
+    first = solve_checked(problem, objective)
+    if first is None:
+        return
+    again = solve(problem, objective)
+    drop = {"solve_seconds"}
+    assert first.model_dump(exclude=drop) == again.model_dump(exclude=drop)

@@ -169,3 +169,16 @@ def test_model_that_qualifies_nowhere_is_infeasible(objective, why):
     assert ("A30-24GB", "4g.24gb", "b") not in capacity_table(p)
     with pytest.raises(Infeasible, match=r"\bb\b"):
         solve(p, objective)
+
+
+@settings(max_examples=8)
+@given(synthetic(), st.sampled_from(OBJECTIVES))
+def test_cbc_fallback_equals_brute_force(problem, objective):
+    expected = brute_force(problem)[objective]
+    if expected is None:
+        with pytest.raises(Infeasible):
+            solve(problem, objective, solver="cbc")
+        return
+    plan = solve(problem, objective, solver="cbc")
+    check_plan(problem, plan, objective)
+    assert plan.status == "optimal" and close(plan.objective.value, expected), (plan.objective.value, expected)
