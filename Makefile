@@ -19,7 +19,10 @@ $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.demo-deps
-	$(BIN)/majula gpus
+	$(BIN)/majula validate $(DEMO)
+	@mkdir -p out
+	$(BIN)/majula solve $(DEMO) --verify --mig-parted out/mig-parted.yaml
+	@echo "mig-parted config written to out/mig-parted.yaml"
 
 test: $(VENV)/.test-deps
 	$(BIN)/python -m pytest -q

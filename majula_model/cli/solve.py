@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import Infeasible, InputError
 from ..loading import load_instance
-from ..placer import BASELINES, baseline, count_gpus, solve
+from ..placer import BASELINES, baseline, count_gpus, solve, sweep
 from ..placer.formulation import OBJECTIVES
 from ..placer.migparted import to_mig_parted
 from ..placer.report import render
@@ -54,12 +54,66 @@ def _summary(problem, plan) -> dict:
     return {"gpus": sum(count.values()), "cost": count.cost, "per_type": dict(count)}
 
 
+def _verify(args: argparse.Namespace, problem, plan) -> str:
+    """Simulate the fresh plan and put each model's attainment next to what the SLO rule promised."""
+    from ..simulator import verify
+
+    pol = problem.instance.policy
+    res = verify(problem, plan, load=args.verify_load, duration_s=args.verify_duration, seed=0)
+    if pol.arrivals == "poisson":
+        promise = f"{pol.target_attainment:.2%} of requests within SLO under Poisson arrivals"
+    else:
+        promise = (f"batch latency <= {pol.latency_budget_fraction:g} x SLO (assumes smooth arrivals; "
+                   f"Poisson bursts may break the tail: try policy.arrivals \"poisson\")")
+    lines = [f"verify: simulated {res.duration_s:g} s of Poisson arrivals at {args.verify_load:g} x served rate; "
+             f"promise: {promise}",
+             f"  {'model':<18}{'slo_ms':>8}{'offered':>11}{'attained':>10}{'p99_ms':>9}  verdict"]
+    for m in res.models:
+        att = m.slo_attainment
+        ok = att is not None and (att >= pol.target_attainment if pol.arrivals == "poisson" else att >= 0.99)
+        lines.append(f"  {m.name:<18}{m.slo_ms:>8g}{m.offered_rps:>11.1f}"
+                     f"{'-' if att is None else f'{att:.2%}':>10}{'-' if m.p99_ms is None else f'{m.p99_ms:.1f}':>9}"
+                     f"  {'holds' if ok else 'BREAKS'}")
+    return "\n".join(lines) + "\n"
+
+
+def _factors(text: str) -> list[float]:
+    try:
+        factors = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"not a comma-separated list of numbers: '{text}'", field="--sweep") from None
+    if not factors or any(f <= 0 for f in factors):
+        raise InputError("factors must be positive", field="--sweep")
+    return factors
+
+
+def _sweep(args: argparse.Namespace, problem) -> int:
+    """GPUs needed (min_gpus) as every demand grows by each factor: the capacity planner's purchase table."""
+    points = sweep(problem, _factors(args.sweep), time_limit=args.time_limit, solver=args.solver,
+                   unbounded_pool=args.unbounded_pool)
+    if args.json:
+        print(json.dumps({"instance": problem.instance.name, "sweep": [
+            {"factor": p.factor, "gpus": p.gpus, "cost": p.cost, "status": p.status} for p in points]}, indent=2))
+        return 0
+    pool = "pool counts lifted" if args.unbounded_pool else "within the pool; --unbounded-pool lifts it"
+    print(f"instance {problem.instance.name}: GPUs needed as demand grows (min_gpus, {pool})")
+    print(f"  {'factor':>7}{'gpus':>8}{'cost':>10}  status")
+    for p in points:
+        print(f"  {p.factor:>7g}{'-' if p.gpus is None else p.gpus:>8}"
+              f"{'-' if p.cost is None else f'{p.cost:g}':>10}  {p.status}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     problem = load_instance(args.instance, args.cat)
     if args.time_limit is not None and args.time_limit <= 0:
         raise InputError("must be positive", field="--time-limit")
+    if args.verify_load <= 0 or args.verify_duration <= 0:
+        raise InputError("must be positive", field="--verify-load/--verify-duration")
     if args.baseline == "all":
         return _compare(args, problem)
+    if args.sweep:
+        return _sweep(args, problem)
     if args.baseline:
         plan = baseline(problem, args.baseline, solver=args.solver)
     else:
@@ -71,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
 
         plot_plan(plan, args.plot)
     print(plan.model_dump_json(indent=2) if args.json else render(plan), end="\n" if args.json else "")
+    if args.verify and plan.gpus:
+        print(("" if args.json else "\n") + _verify(args, problem, plan), end="",
+              file=sys.stderr if args.json else sys.stdout)
     if plan.status in ("no_solution", "error"):
         print(f"majula: no plan: solver status {plan.status} (time limit {args.time_limit} s)", file=sys.stderr)
         return 1
@@ -87,5 +144,15 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--mig-parted", metavar="FILE", help="Write the plan as a mig-parted config.")
     p.add_argument("--baseline", choices=[*BASELINES, "all"], help="Report a baseline (or compare all).")
     p.add_argument("--plot", metavar="FILE", help="Plot demand, served and capacity per model (PNG/SVG/PDF).")
+    p.add_argument("--sweep", metavar="FACTORS",
+                   help="GPUs needed (min_gpus) for each demand growth factor, e.g. 1,1.5,2.")
+    p.add_argument("--unbounded-pool", action="store_true",
+                   help="With --sweep: ignore pool counts (how many GPUs to buy, not whether the fleet suffices).")
+    p.add_argument("--verify", action="store_true",
+                   help="Simulate the plan and print SLO attainment next to the prediction (stderr with --json).")
+    p.add_argument("--verify-load", type=float, default=1.0, metavar="X",
+                   help="Load for --verify, as a multiple of the planned rate (default 1.0).")
+    p.add_argument("--verify-duration", type=float, default=30.0, metavar="S",
+                   help="Simulated seconds for --verify (default 30).")
     p.set_defaults(func=run)
     return p

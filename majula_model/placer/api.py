@@ -142,15 +142,29 @@ def scaled(problem: Problem, factor: float) -> Problem:
     return replace(problem, instance=problem.instance.model_copy(update={"models": models}))
 
 
+def unbounded(problem: Problem) -> Problem:
+    """The same problem with every pool large enough to serve every demand on its own: for "how many should we
+    buy" rather than "does our fleet suffice". The bound puts each model on whole instances of its best profile."""
+    table = _table(problem)
+    upper = sum(math.ceil(m.demand_rps / max((c.capacity_rps for k, c in table.items() if k[0] == m.name),
+                                             default=m.demand_rps)) for m in problem.instance.models)
+    pools = tuple(g.model_copy(update={"count": max(g.count, upper)}) for g in problem.instance.gpus)
+    return replace(problem, instance=problem.instance.model_copy(update={"gpus": pools}))
+
+
 def sweep(problem: Problem, factors: list[float], *, time_limit: float | None = None,
-          solver: str = "highs") -> list[SweepPoint]:
-    """GPUs needed as demand grows: min_gpus at each factor (``status`` 'infeasible' beyond the pool)."""
+          solver: str = "highs", unbounded_pool: bool = False) -> list[SweepPoint]:
+    """GPUs needed as demand grows: min_gpus at each factor (``status`` 'infeasible' beyond the pool, unless
+    ``unbounded_pool``, which lifts the pool counts so every factor gets an answer)."""
     out = []
     for a in factors:
         if a <= 0:
             raise InputError(f"demand factor must be positive, got {a}", field="factors")
+        question = scaled(problem, a)
+        if unbounded_pool:
+            question = unbounded(question)
         try:
-            plan = solve(scaled(problem, a), "min_gpus", time_limit=time_limit, solver=solver)
+            plan = solve(question, "min_gpus", time_limit=time_limit, solver=solver)
         except Infeasible:
             out.append(SweepPoint(a, None, None, "infeasible"))
             continue
