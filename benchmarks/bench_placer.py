@@ -15,9 +15,7 @@ Run: ``.venv/bin/python benchmarks/bench_placer.py [--sizes 10,100,1000,10000] [
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from datetime import date
@@ -26,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from machine import machine  # noqa: E402
 from majula_model.capacity import capacity_table  # noqa: E402
 from majula_model.importers import read_parvagpu  # noqa: E402
 from majula_model.loading import Problem, problem_from_instance  # noqa: E402
@@ -81,15 +80,6 @@ def row(n: int, records, scale_limit: float, repeat: int) -> str:
     cells += [f"{base[b]:,} (+{(base[b] - ours) / ours:.1%})" for b in BASELINES]
     return "| " + " | ".join(cells) + " |"
 
-
-def machine() -> str:
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in subprocess.run(
-            ["lscpu"], capture_output=True, text=True).stdout.splitlines() if line.startswith("Model name"))
-    except (OSError, StopIteration):
-        model = platform.processor() or "unknown CPU"
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    return f"{nproc}-core {platform.machine()} ({model}), Python {platform.python_version()}"
 
 
 def main() -> int:

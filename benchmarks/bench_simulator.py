@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from machine import machine  # noqa: E402
 from majula_model.capacity import capacity_table  # noqa: E402
 from majula_model.catalog import default_catalog  # noqa: E402
 from majula_model.importers import read_parvagpu  # noqa: E402
@@ -84,16 +83,6 @@ def timed(problem: Problem, plan: Plan, label: str, **opts) -> None:
     n = sum(m.requests for m in res.models)
     print(f"{label:<44}{n:>12,d}{wall:>9.2f}{n / wall / 1e6:>10.2f}{100 * (res.min_attainment or 0):>11.2f}%")
 
-
-def machine() -> str:
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in subprocess.run(
-            ["lscpu"], capture_output=True, text=True).stdout.splitlines() if line.startswith("Model name"))
-    except (OSError, StopIteration):
-        model = platform.processor() or "unknown CPU"
-    import os
-
-    return f"{platform.machine()}, {os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
 
 
 def main() -> int:
