@@ -25,7 +25,7 @@ demo: $(VENV)/.demo-deps
 	@echo "mig-parted config written to out/mig-parted.yaml"
 
 test: $(VENV)/.test-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python benchmarks/run_all.py
