@@ -1,5 +1,6 @@
 """Fitted latency curves (issue 3): recovery of a known curve, caching by content, residual correction labels,
-and the held-out error targets on the shared ParvaGPU data."""
+unrounded latency from throughput, outlier-skipping interpolation, and the held-out error targets on the shared
+ParvaGPU data."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import numpy as np
 import pytest
 
 from majula_model import default_catalog
-from majula_model.curves import Grid, corrected_latency, curve_latency, fit_curve, records_hash
+from majula_model.curves import (FORMS, Grid, corrected_latency, curve_latency, fit_curve, records_hash,
+                                 series_outlier, unrounded_latency)
 from majula_model.fit_report import fit_report
 from majula_model.schema import MeasurementRecord
 
@@ -38,6 +40,38 @@ def test_fit_recovers_a_known_curve_and_predicts_a_held_out_profile():
     truth = np.array([r.latency_ms for r in held])
     assert np.max(np.abs(pred / truth - 1)) < 0.03
     assert fit.fit_mape < 0.01
+    assert [name for name, _ in fit.members] == list(FORMS) and fit.theta == fit.members[0][1]
+    for name, theta in fit.members:  # every form of the average recovers the curve on its own
+        alone = FORMS[name][0](np.array(theta), *(getattr(Grid.of(held, GPU), f) for f in ("batch", "processes",
+                                                                                          "sms", "mem_share")))
+        assert np.max(np.abs(alone / truth - 1)) < 0.03, name
+
+
+def test_unrounded_latency_only_undoes_whole_millisecond_rounding():
+    def r(lat, tput, b=8, k=2):
+        return MeasurementRecord(model="m", gpu=GPU.type, profile="3g.40gb", batch=b, processes=k, latency_ms=lat,
+                                 throughput_rps=tput)
+    assert unrounded_latency(r(20.0, 16 * 1000 / 20.4)) == pytest.approx(20.4)   # rounded to 20: undone
+    assert unrounded_latency(r(20.0, 16 * 1000 / 21.0)) == 20.0                  # 1 ms apart: not a rounding
+    assert unrounded_latency(r(20.3, 16 * 1000 / 20.4)) == 20.3                  # not whole ms: left alone
+    assert unrounded_latency(r(20.0, None)) == 20.0
+    grid = Grid.of([r(20.0, 16 * 1000 / 20.4)], GPU)
+    assert grid.latency_ms[0] == 20.0 and grid.fit_ms[0] == pytest.approx(20.4)
+    assert grid.select(np.array([True])).fit_ms[0] == pytest.approx(20.4)
+
+
+def test_an_outlier_neighbour_does_not_bend_the_interpolation():
+    x = np.log2([1.0, 2.0, 4.0, 16.0, 32.0])
+    assert list(series_outlier(x, np.array([0.0, 0.01, -0.01, 0.4, 0.0]))) == [False, False, False, True, False]
+    assert not series_outlier(x, np.array([0.0, 0.05, 0.1, 0.12, 0.15])).any()   # a smooth trend is no outlier
+    assert not series_outlier(x[:2], np.array([0.0, 0.5])).any()                 # two points: undecidable
+    recs = [r for r in synthetic(profiles={"3g.40gb": 42}, batches=(1, 2, 4, 16, 32, 64), ks=(1,))]
+    fit = fit_curve(recs, GPU)
+    bad = [r.model_copy(update={"latency_ms": r.latency_ms * 1.6}) if r.batch == 16 else r for r in recs]
+    q = Grid(np.array([8.0]), np.ones(1), np.array([42.0]), np.array([0.5]), np.full(1, np.nan))
+    clean, labels = corrected_latency(fit, Grid.of(recs, GPU), q)
+    skewed, _ = corrected_latency(fit, Grid.of(bad, GPU), q)
+    assert labels == ["interpolated"] and skewed[0] == pytest.approx(clean[0], rel=0.02)
 
 
 def test_fit_is_cached_by_content():
@@ -64,12 +98,13 @@ def test_corrected_latency_labels_and_measured_points_win():
 
 def test_held_out_error_targets_on_shared_data(parvagpu_calibration):
     """Targets (issue 3): LOPO MAPE <= 8%, LOBO MAPE <= 4%, on points >= 10 ms (1 ms rounding below that).
-    LOBO meets 4% on interpolated batches; with the extrapolated end batches it is ~4.6% (reported, bounded here)."""
+    LOBO meets 4% on interpolated batches (3.4%); with the extrapolated end batches it is 4.18% (2026-11-24),
+    still over the target: bounded here so a regression shows."""
     report = fit_report(list(parvagpu_calibration.measurements), default_catalog())
     t = report["totals"]
     assert t["lopo"]["ge_10ms"]["mape"] <= 8.0
-    assert t["lobo"]["interpolated_ge_10ms"]["mape"] <= 4.0
-    assert t["lobo"]["ge_10ms"]["mape"] <= 5.0
+    assert t["lobo"]["interpolated_ge_10ms"]["mape"] <= 3.7
+    assert t["lobo"]["ge_10ms"]["mape"] <= 4.4
     assert t["lopo"]["all"]["mape"] <= 8.0
     assert 0 < t["prior"]["ge_10ms"]["mape"] <= 40.0
     assert t["two_profiles"]["ge_10ms"]["n"] > 0 and t["two_profiles"]["ge_10ms"]["mape"] <= 8.0
