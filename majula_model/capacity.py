@@ -83,15 +83,30 @@ def measured_points(problem: Problem) -> dict[Key, Points]:
     return {k: points_from_records(v) for k, v in groups.items()}
 
 
+def service_ms(pts: Points) -> np.ndarray:
+    """Time one process takes per full batch, for queueing: the slower of the measured latency and what the
+    measured throughput implies (``processes * batch * 1000 / throughput_rps``).
+
+    Why both: published latencies are often rounded (ParvaGPU: to 1 ms) while throughput is not; a queue served
+    at the rounded latency would promise more than the instance ever delivered. Where throughput was derived
+    from latency the two agree.
+    """
+    return np.maximum(pts.latency_ms, pts.processes * pts.batch * 1000.0 / pts.throughput_rps)
+
+
 def usable_rates(pts: Points, slo_ms: float, policy: Policy) -> np.ndarray:
-    """Rate each point can carry within the SLO (0 where it cannot), before memory and process limits."""
+    """Rate each point can carry within the SLO (0 where it cannot), before memory and process limits.
+
+    Never more than the point's measured throughput, under either arrival policy.
+    """
     if policy.arrivals == "poisson":
         from .queueing import poisson_capacity
 
-        return np.array([
-            poisson_capacity(int(b), int(k), float(lat), slo_ms, policy.target_attainment)
-            for b, k, lat in zip(pts.batch, pts.processes, pts.latency_ms)
+        rate = np.array([
+            poisson_capacity(int(b), int(k), float(svc), slo_ms, policy.target_attainment)
+            for b, k, svc in zip(pts.batch, pts.processes, service_ms(pts))
         ], dtype=float)
+        return np.minimum(rate, pts.throughput_rps)
     ok = pts.latency_ms <= policy.latency_budget_fraction * slo_ms * (1 + 1e-12)
     return np.where(ok, pts.throughput_rps, 0.0)
 

@@ -49,6 +49,12 @@ class MeasurementRecord(BaseModel):
             return self.throughput_rps
         return self.processes * self.batch * 1000.0 / self.latency_ms
 
+    @property
+    def service_ms(self) -> float:
+        """Per-process time per full batch for queueing: the slower of ``latency_ms`` and what the throughput
+        implies (published latencies are often rounded; throughput is not). See ``capacity.service_ms``."""
+        return max(self.latency_ms, self.processes * self.batch * 1000.0 / self.rate_rps)
+
 
 class CalibrationFile(BaseModel):
     """Measurements with their provenance, as written by ``majula calibrate`` and the importers."""

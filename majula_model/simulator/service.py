@@ -2,7 +2,8 @@
 
 Why here: the plan says which point runs (model, GPU type, profile, batch, processes) and the latency the placer
 assumed; the measurements say how long batches really take. A full batch takes the point's measured p99
-``latency_ms`` (or the plan's, if larger: the placer may have added interference for a shared instance, and
+``latency_ms``, or what its measured throughput implies if that is slower (``MeasurementRecord.service_ms``:
+published latencies are often rounded), or the plan's latency, if larger: the placer may have added interference for a shared instance, and
 points it predicted have no measurement). A partial batch of n takes ``latency * L(n) / L(batch)``, where L
 interpolates the measured latency-vs-batch points of the same (model, GPU, profile, processes), made
 non-decreasing; with no other points, partial batches take the full latency (pessimistic).
@@ -86,7 +87,7 @@ def build_runs(problem: Problem, plan: Plan, plan_file: str | None = None) -> li
                     raise InputError(f"model '{m.name}' is not in the instance", file=plan_file,
                                      field=f"gpus[{gi}].instances[{ii}].models[{mi}].name")
                 rec = exact.get((m.name, gpu, inst.profile, m.batch, m.processes))
-                lat = max(m.latency_ms, rec.latency_ms) if rec else m.latency_ms
+                lat = max(m.latency_ms, rec.service_ms) if rec else m.latency_ms
                 pts = curves.get((m.name, gpu, inst.profile))
                 sel = pts.processes == m.processes if pts is not None else None
                 xs = pts.batch[sel] if pts is not None else np.empty(0)
