@@ -41,8 +41,8 @@ class GpuType(BaseModel):
 
     type: str = Field(description="Canonical name, e.g. 'A100-SXM4-80GB'.")
     aliases: tuple[str, ...] = Field((), description="Other names, e.g. what NVML reports.")
-    compute_slices: int = Field(ge=1, description="Compute slices (GPCs) available to MIG.")
-    memory_slices: int = Field(ge=1, description="Memory slices available to MIG.")
+    compute_slices: int = Field(ge=1, le=16, description="Compute slices (GPCs) available to MIG.")
+    memory_slices: int = Field(ge=1, le=16, description="Memory slices available to MIG.")
     memory_gb: float = Field(gt=0, description="Device memory in GB.")
     sms: int | None = Field(None, ge=1, description="SMs of the whole GPU (MIG disabled), where known.")
     sms_per_compute_slice: int | None = Field(None, ge=1, description="SMs in one compute slice, where known.")
@@ -116,8 +116,11 @@ class Catalog:
             self.add(g)
 
     def add(self, gpu: GpuType) -> None:
-        """Add or replace a type; its name and aliases must not name another type."""
-        for name in (gpu.type, *gpu.aliases):
+        """Add a type; its name and aliases must not name a type already in the catalog (no silent override)."""
+        if self.resolve(gpu.type) is not None:
+            raise InputError(f"GPU type '{gpu.type}' is already in the catalog (as {self.resolve(gpu.type)}); "
+                             f"give yours another name", field="type")
+        for name in gpu.aliases:
             owner = self._alias.get(name.casefold())
             if owner is not None and owner != gpu.type:
                 raise InputError(f"name '{name}' already names GPU type {owner}", field="type")
@@ -157,6 +160,8 @@ def load_catalog_file(path: str | Path) -> CatalogFile:
         raw = json.loads(Path(path).read_text())
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", file=str(path)) from None
     except json.JSONDecodeError as e:
         raise InputError(f"not valid JSON: {e.msg} (line {e.lineno})", file=str(path)) from None
     try:

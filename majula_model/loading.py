@@ -28,6 +28,8 @@ def read_json(path: str | Path) -> Any:
         raise InputError("file not found", file=str(path)) from None
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", file=str(path)) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-_CFG = ConfigDict(frozen=True, extra="forbid")
+_CFG = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Colocated(BaseModel):
@@ -31,8 +31,8 @@ class MeasurementRecord(BaseModel):
     model: str = Field(min_length=1, description="Model name, e.g. 'resnet50'.")
     gpu: str = Field(min_length=1, description="GPU type from the catalog (or an alias), or 'cpu'.")
     profile: str = Field(min_length=1, description="MIG profile, e.g. '3g.40gb', or 'full' (MIG disabled).")
-    batch: int = Field(ge=1, description="Batch size.")
-    processes: int = Field(1, ge=1, description="Processes of the model running in the instance (MPS).")
+    batch: int = Field(ge=1, le=65536, description="Batch size.")
+    processes: int = Field(1, ge=1, le=1024, description="Processes of the model running in the instance (MPS).")
     latency_ms: float = Field(gt=0, description="Batch execution latency at the SLO percentile (p99), ms.")
     p50_ms: float | None = Field(None, gt=0, description="Median batch latency, ms.")
     p90_ms: float | None = Field(None, gt=0, description="90th percentile batch latency, ms.")
@@ -69,7 +69,7 @@ class GpuPool(BaseModel):
 
     model_config = _CFG
     type: str = Field(min_length=1, description="GPU type from the catalog, or an alias.")
-    count: int = Field(ge=1, description="GPUs available (for min_gpus, an upper bound).")
+    count: int = Field(ge=1, le=1_000_000, description="GPUs available (for min_gpus, an upper bound).")
     cost: float = Field(1.0, gt=0, description="Cost of one GPU (min_gpus minimises total cost).")
 
 
@@ -78,8 +78,8 @@ class ModelDemand(BaseModel):
 
     model_config = _CFG
     name: str = Field(min_length=1, description="Model name, as in the measurements.")
-    slo_ms: float = Field(gt=0, description="End-to-end latency SLO per request, ms.")
-    demand_rps: float = Field(gt=0, description="Requests per second to serve.")
+    slo_ms: float = Field(gt=0, le=3.6e6, description="End-to-end latency SLO per request, ms.")
+    demand_rps: float = Field(gt=0, le=1e9, description="Requests per second to serve.")
 
 
 class Policy(BaseModel):
@@ -131,8 +131,8 @@ class PlanModelRun(BaseModel):
 
     model_config = _CFG
     name: str = Field(description="Model name.")
-    batch: int = Field(ge=1, description="Batch size.")
-    processes: int = Field(ge=1, description="MPS processes of the model in the instance.")
+    batch: int = Field(ge=1, le=65536, description="Batch size.")
+    processes: int = Field(ge=1, le=1024, description="MPS processes of the model in the instance.")
     latency_ms: float = Field(gt=0, description="Batch latency at this point (p99), ms.")
     rate_rps: float = Field(ge=0, description="Requests/s routed to this instance for this model.")
     capacity_rps: float = Field(ge=0, description="Most requests/s this instance can serve within the SLO.")

@@ -87,3 +87,34 @@ def test_usage_error_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         main(["gpus", "--nope"])
     assert e.value.code == 2
+
+
+def test_non_utf8_file_is_exit_2_naming_it(capsys, tmp_path):
+    p = tmp_path / "bin.json"
+    p.write_bytes(b"\xff\xfe\x00")
+    code, _, err = run(capsys, "validate", str(p))
+    assert code == 2 and "bin.json: not UTF-8 text" in err
+
+
+@pytest.mark.parametrize("path,value,field", [
+    ("models.0.demand_rps", float("inf"), "models[0].demand_rps"),
+    ("models.0.demand_rps", 1e300, "models[0].demand_rps"),
+    ("models.0.slo_ms", float("nan"), "models[0].slo_ms"),
+    ("measurements.0.latency_ms", float("inf"), "measurements[0].latency_ms"),
+    ("measurements.0.batch", 10 ** 12, "measurements[0].batch"),
+])
+def test_non_finite_or_absurd_numbers_are_exit_2(capsys, tmp_path, path, value, field):
+    p = tmp_path / "inst.json"
+    p.write_text(json.dumps(_mutate(path, value)))  # json.dumps writes Infinity / NaN, which json.loads accepts
+    code, _, err = run(capsys, "validate", str(p))
+    assert code == 2 and field in err
+
+
+def test_user_catalog_cannot_silently_replace_a_builtin_type(capsys, tmp_path):
+    doc = {"gpus": [{"type": "A30-24GB", "compute_slices": 1, "memory_slices": 1, "memory_gb": 24,
+                     "profiles": [{"name": "1g.24gb", "compute_slices": 1, "memory_slices": 1, "memory_gb": 24,
+                                   "starts": [0], "max_count": 1}]}]}
+    p = tmp_path / "cat.json"
+    p.write_text(json.dumps(doc))
+    code, _, err = run(capsys, "--catalog", str(p), "gpus")
+    assert code == 2 and "already in the catalog" in err

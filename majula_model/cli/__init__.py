@@ -2,8 +2,9 @@
 
 Each module in ``COMMANDS`` defines ``register(subparsers) -> ArgumentParser`` and sets ``func=run`` on it, so
 a new command is a new module and one line here. Exit codes (DESIGN.md section 4): 0 success; 1 a well-formed
-question with no answer (reason on stderr); 2 bad input or usage (file, field and reason on stderr). No traceback
-reaches the user unless ``MAJULA_DEBUG=1``.
+question with no answer (reason on stderr); 2 bad input or usage (file, field and reason on stderr), also for
+unreadable files and for input that slipped past the checks. No traceback reaches the user unless
+``MAJULA_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -60,16 +61,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         for r in e.reasons:
             print(f"majula: infeasible: {r}", file=sys.stderr)
         return 1
+    except UnicodeDecodeError:
+        print("majula: error: an input file is not UTF-8 text", file=sys.stderr)
+        return 2
+    except OSError as e:
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"majula: error: {where}cannot read or write: {e.strerror or e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("majula: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
     except Exception as e:  # noqa: BLE001 - last line of defence: one line, never a traceback
+        # Input the up-front checks let through is still input we could not use: exit 2 as DESIGN.md section 4
+        # allows, and say it is a gap in our checks so it gets reported.
         if os.environ.get("MAJULA_DEBUG"):
             raise
-        print(f"majula: internal error: {type(e).__name__}: {e} (set MAJULA_DEBUG=1 for details)", file=sys.stderr)
-        return 3
+        print(f"majula: error: could not process this input ({type(e).__name__}: {e}); this is a gap in "
+              f"majula's input checks, please report it (MAJULA_DEBUG=1 shows details)", file=sys.stderr)
+        return 2
 
 
 def entry() -> None:
