@@ -82,8 +82,8 @@ def _factors(text: str) -> list[float]:
         factors = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise InputError(f"not a comma-separated list of numbers: '{text}'", field="--sweep") from None
-    if not factors or any(f <= 0 for f in factors):
-        raise InputError("factors must be positive", field="--sweep")
+    if not factors or not all(0 < f <= 1000 for f in factors):  # also rejects nan and inf
+        raise InputError("factors must be positive numbers up to 1000", field="--sweep")
     return factors
 
 
@@ -106,9 +106,9 @@ def _sweep(args: argparse.Namespace, problem) -> int:
 
 def run(args: argparse.Namespace) -> int:
     problem = load_instance(args.instance, args.cat)
-    if args.time_limit is not None and args.time_limit <= 0:
+    if args.time_limit is not None and not 0 < args.time_limit < float("inf"):
         raise InputError("must be positive", field="--time-limit")
-    if args.verify_load <= 0 or args.verify_duration <= 0:
+    if not (0 < args.verify_load <= 100 and 0 < args.verify_duration <= 86_400):
         raise InputError("must be positive", field="--verify-load/--verify-duration")
     if args.baseline == "all":
         return _compare(args, problem)

@@ -21,6 +21,12 @@ from .queue import simulate_queue
 from .service import Z99, Run, build_runs
 from .stats import InstanceStats, ModelStats, SimResult, instance_stats, model_stats
 
+MAX_LOAD = 100.0
+MAX_DURATION_S = 86_400.0
+MAX_REQUESTS = 200_000_000
+"""Bounds that keep a mistyped flag from asking for petabytes: a day of simulated time, 100x overload, and
+2e8 expected requests (about a minute of wall time here)."""
+
 Routing = Literal["proportional", "jsq"]
 Late = Literal["serve", "drop"]
 
@@ -40,10 +46,12 @@ class SimOptions:
 
     def check(self) -> None:
         """Reject impossible options with a message naming the flag."""
-        if not self.load > 0:
-            raise InputError(f"must be > 0, got {self.load}", field="--load")
-        if not self.duration_s > 0:
-            raise InputError(f"must be > 0, got {self.duration_s}", field="--duration")
+        if not 0 < self.load <= MAX_LOAD:
+            raise InputError(f"must be > 0 and <= {MAX_LOAD:g}, got {self.load}", field="--load")
+        if not 0 < self.duration_s <= MAX_DURATION_S:
+            raise InputError(f"must be > 0 and <= {MAX_DURATION_S:g} s, got {self.duration_s}", field="--duration")
+        if self.seed < 0:
+            raise InputError(f"must be >= 0, got {self.seed}", field="--seed")
         if self.routing not in ("proportional", "jsq"):
             raise InputError(f"must be proportional or jsq, got {self.routing}", field="--routing")
         if self.late not in ("serve", "drop"):
@@ -99,6 +107,10 @@ def simulate(problem: Problem, plan: Plan, opts: SimOptions | None = None) -> Si
     opts = opts or SimOptions()
     opts.check()
     runs = build_runs(problem, plan, opts.plan_file)
+    expected = opts.load * opts.duration_s * sum(r.rate_rps for r in runs)
+    if opts.trace is None and expected > MAX_REQUESTS:
+        raise InputError(f"would simulate about {expected:.3g} requests (limit {MAX_REQUESTS:.0e}); "
+                         f"shorten --duration or lower --load", field="--duration")
     root = np.random.SeedSequence(opts.seed)
     model_seeds, run_seeds = root.spawn(2)
     arrivals, duration_s = _arrivals(problem, plan, runs, opts, model_seeds.spawn(len(problem.instance.models)))

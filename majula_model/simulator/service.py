@@ -17,9 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..capacity import measured_points
+from ..catalog import FULL, GpuType
+from ..geometry import layout_problem
 from ..errors import InputError
 from ..loading import Problem
-from ..schema import MeasurementRecord, Plan
+from ..schema import MeasurementRecord, Plan, PlanGpu
 
 Z99 = 2.3263478740408408
 """Standard normal 99th percentile (lognormal jitter: p99 / p50 = exp(sigma * Z99))."""
@@ -72,6 +74,20 @@ def service_table(latency_ms: float, batch: int, curve_batch: np.ndarray, curve_
     return table
 
 
+def _check_gpu(gtype: GpuType, g: PlanGpu, gi: int, plan_file: str | None) -> None:
+    """A plan the simulator replays must be one the hardware can hold: a valid MIG layout.
+
+    Why here: ``majula simulate`` reads plans written by hand or by other tools, not only by the placer. Rates
+    above ``capacity_rps`` are allowed: a hand-written plan may mean to overload an instance.
+    """
+    if [i.profile for i in g.instances] == [FULL]:
+        return
+    problem = layout_problem(gtype, [(i.profile, i.start) for i in g.instances])
+    if problem is not None:
+        raise InputError(f"invalid MIG layout on {gtype.type}: {problem}", file=plan_file,
+                         field=f"gpus[{gi}].instances")
+
+
 def build_runs(problem: Problem, plan: Plan, plan_file: str | None = None) -> list[Run]:
     """Every (instance, model) run of the plan with its service-time table."""
     cat, slo = problem.catalog, {m.name: m.slo_ms for m in problem.instance.models}
@@ -81,6 +97,7 @@ def build_runs(problem: Problem, plan: Plan, plan_file: str | None = None) -> li
         gpu = cat.resolve(g.type)
         if gpu is None:
             raise InputError(f"unknown GPU type '{g.type}'", file=plan_file, field=f"gpus[{gi}].type")
+        _check_gpu(cat.gpus[gpu], g, gi, plan_file)
         for ii, inst in enumerate(g.instances):
             for mi, m in enumerate(inst.models):
                 if m.name not in slo:
