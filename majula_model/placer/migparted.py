@@ -3,7 +3,8 @@
 mig-parted rejects any key it does not know, so the file holds only ``version: v1`` and ``mig-configs``; each
 named config is a list of entries with ``devices`` (NVML indices on that node), ``mig-enabled`` and, for MIG
 GPUs, ``mig-devices`` (profile -> positive count). Provenance goes in ``#`` comments. GPUs are grouped into
-nodes of ``gpus_per_node`` consecutive plan ids (id = node * gpus_per_node + NVML index); one config per node,
+nodes by type (a node holds one GPU type), ``gpus_per_node`` at a time in plan id order; a GPU's NVML index is
+its position in its node, and a comment maps every node to its plan ids. One config per node,
 named ``<instance>-node<k>``, to apply with ``nvidia-mig-parted apply -c NAME`` or the node label
 ``nvidia.com/mig.config``. mig-parted holds counts, not placements, and tries creation orders itself; every
 exported multiset comes from a decoded plan, so it has a valid placement. Devices used whole by a type without
@@ -46,26 +47,30 @@ def _entries(devices: list[tuple[int, tuple[str, ...]]]) -> list[str]:
     return lines
 
 
+def nodes_of(plan: Plan, gpus_per_node: int, catalog: Catalog) -> list[tuple[str, list]]:
+    """(GPU type, the node's PlanGpus) per node: one type per node (a real node holds one kind of GPU),
+    ``gpus_per_node`` GPUs at most, in plan id order. Devices without MIG (e.g. ``cpu``) are left out."""
+    by_type: dict[str, list] = defaultdict(list)
+    for g in plan.gpus:
+        if catalog.get(g.type).mig:
+            by_type[g.type].append(g)
+    return [(t, gs[i:i + gpus_per_node]) for t, gs in by_type.items() for i in range(0, len(gs), gpus_per_node)]
+
+
 def to_mig_parted(plan: Plan, gpus_per_node: int, catalog: Catalog) -> str:
     """The mig-parted YAML for ``plan`` (a string ending in a newline)."""
-    nodes: dict[int, list[tuple[int, tuple[str, ...]]]] = defaultdict(list)
-    skipped = []
-    for g in plan.gpus:
-        if not catalog.get(g.type).mig:
-            skipped.append(g.id)
-            continue
-        nodes[g.id // gpus_per_node].append((g.id % gpus_per_node, tuple(g.geometry)))
+    nodes = nodes_of(plan, gpus_per_node, catalog)
+    skipped = [g.id for g in plan.gpus if not catalog.get(g.type).mig]
     lines = [
         f"# mig-parted config written by majula solve for instance '{plan.instance}'",
         f"# objective {plan.objective.kind} = {plan.objective.value}, status {plan.status}, solver {plan.solver}",
-        f"# nodes of {gpus_per_node} GPUs: plan GPU id = node * {gpus_per_node} + NVML index",
+        f"# one GPU type per node, up to {gpus_per_node} GPUs; NVML index = position in the node",
     ]
     if skipped:
         lines.append(f"# devices without MIG left out (plan ids): {', '.join(map(str, skipped))}")
     lines += ["version: v1", "mig-configs:" + ("" if nodes else " {}")]
-    for node in sorted(nodes):
-        types = sorted({g.type for g in plan.gpus if g.id // gpus_per_node == node})
-        lines.append(f"  # node {node}: {', '.join(types)}")
-        lines.append(f"  {config_name(plan.instance, node)}:")
-        lines += _entries(nodes[node])
+    for k, (gtype, gpus) in enumerate(nodes):
+        lines.append(f"  # node {k}: {len(gpus)} x {gtype}, plan GPU ids {', '.join(str(g.id) for g in gpus)}")
+        lines.append(f"  {config_name(plan.instance, k)}:")
+        lines += _entries([(i, tuple(g.geometry)) for i, g in enumerate(gpus)])
     return "\n".join(lines) + "\n"
