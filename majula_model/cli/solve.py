@@ -45,7 +45,8 @@ def _compare(args: argparse.Namespace, problem) -> int:
     print(f"instance {problem.instance.name}: GPUs to serve every demand")
     for name, r in rows.items():
         extra = f"  (+{r['gpus'] - rows['ilp']['gpus']} vs ilp)" if r["gpus"] is not None and name != "ilp" else ""
-        print(f"  {name:<12} {r['status']:<11} gpus {r['gpus']}  cost {r['cost']}{extra}")
+        cost = "-" if r["cost"] is None else f"{r['cost']:.6g}"
+        print(f"  {name:<12} {r['status']:<11} gpus {r['gpus']}  cost {cost}{extra}")
     return 0
 
 

@@ -25,7 +25,7 @@ from ..errors import Infeasible
 from ..geometry import Geometry, canonical, geometries, place
 from ..loading import Problem
 from .decode import GpuAssignment
-from .formulation import build, build_pools
+from .formulation import build, build_pools, safe
 
 BASELINES = ("whole_gpu", "homogeneous", "greedy")
 
@@ -45,10 +45,11 @@ def _slices(gpu: GpuType, profile: str) -> int:
 
 
 def whole_gpu(problem: Problem, table: dict[Key, Capacity]) -> list[GpuAssignment]:
-    """One model per GPU, MIG disabled (``full``) where measured, else the largest profile."""
+    """One model per GPU, MIG disabled (``full``) where measured, else the largest profile. Each GPU goes to
+    the type with the lowest cost per served request that still has GPUs left in its pool."""
     pools = _pool_info(problem)
+    left = {gpu.type: n for gpu, n, _ in pools}
     out: list[GpuAssignment] = []
-    used: dict[str, int] = defaultdict(int)
     for md in problem.instance.models:
         options = []
         for gpu, _, cost in pools:
@@ -58,41 +59,58 @@ def whole_gpu(problem: Problem, table: dict[Key, Capacity]) -> list[GpuAssignmen
                 options.append((cost / table[(md.name, gpu.type, prof)].capacity_rps, gpu.type, prof))
         if not options:
             raise Infeasible([f"baseline whole_gpu: model '{md.name}' meets its SLO on no whole GPU"])
-        _, t, prof = min(options)
-        n = math.ceil(md.demand_rps / table[(md.name, t, prof)].capacity_rps - 1e-9)
-        out += [GpuAssignment(t, ((prof, md.name),))] * n
-        used[t] += n
-    _check_pool("whole_gpu", used, pools)
+        need = md.demand_rps
+        for _, t, prof in sorted(options):
+            cap = table[(md.name, t, prof)].capacity_rps
+            n = min(left[t], math.ceil(need / cap - 1e-9))
+            out += [GpuAssignment(t, ((prof, md.name),))] * n
+            left[t] -= n
+            need -= n * cap
+            if need <= 1e-9 * md.demand_rps:
+                break
+        else:
+            raise Infeasible([f"baseline whole_gpu needs more GPUs than the pool for model '{md.name}'"])
     return out
 
 
 def homogeneous(problem: Problem, table: dict[Key, Capacity], solver: str = "highs",
                 time_limit: float | None = None) -> list[GpuAssignment]:
-    """The cheapest plan in which all GPUs are of one type and share one geometry (each solved exactly)."""
+    """The cheapest plan in which every GPU of a type takes the same geometry (one geometry per type), solved
+    exactly: the min_gpus ILP plus binaries u[t,g] with y[t,g] <= N_t u[t,g] and sum_g u[t,g] <= 1.
+
+    On a one-type pool this is "the best single geometry for the whole fleet"; on a mixed pool each type keeps
+    its own single geometry, so the baseline can use every pool instead of failing on the first.
+    """
+    import pulp
+
     from .decode import assign
     from .solver import solve_formulation
 
-    best: tuple[float, list[GpuAssignment]] | None = None
-    for pool in build_pools(problem, table):
-        for g in pool.geometries:
-            single = [replace(pool, geometries=(g,))]
-            out = solve_formulation(build(problem, "min_gpus", table, single), solver, time_limit, phase2=False)
-            if out.status not in ("optimal", "feasible"):
-                continue
-            cost = sum(n for n in out.y.values()) * pool.cost
-            if best is None or cost < best[0] - 1e-9:
-                best = (cost, assign(single, out.y, out.x))
-    if best is None:
-        raise Infeasible(["baseline homogeneous: no single type and geometry serves every demand within the pool"])
-    return best[1]
+    pools = build_pools(problem, table)
+    f = build(problem, "min_gpus", table, pools)
+    for pool in pools:
+        t = pool.gpu.type
+        pick = {g: f.prob.add_variable(f"homog_{safe(t)}_{i}", 0, 1, cat="Binary")
+                for i, g in enumerate(pool.geometries)}
+        for g, u in pick.items():
+            f.prob += f.y[(t, g)] <= pool.count * u, f"homog_{safe(t)}_{safe('_'.join(g))}"
+        f.prob += pulp.lpSum(pick.values()) <= 1, f"homog_one_{safe(t)}"
+    out = solve_formulation(f, solver, time_limit, phase2=False)
+    if out.status not in ("optimal", "feasible"):
+        raise Infeasible(["baseline homogeneous: no single geometry per GPU type serves every demand within the "
+                          "pool"])
+    return assign(pools, out.y, out.x)
 
 
-def _segments(problem: Problem, table: dict[Key, Capacity]) -> list[tuple[str, str, str]]:
-    """(type, profile, model) of every segment the greedy configurator picks."""
+def _segments(problem: Problem, table: dict[Key, Capacity],
+              banned: dict[str, set[str]] | None = None) -> list[tuple[str, str, str]]:
+    """(type, profile, model) of every segment the greedy configurator picks (a model avoids its banned types)."""
     cost = {gpu.type: (gpu, c) for gpu, _, c in _pool_info(problem)}
+    banned = banned or {}
     out = []
     for md in problem.instance.models:
-        cands = [(k, c) for k, c in table.items() if k[0] == md.name and k[1] in cost]
+        cands = [(k, c) for k, c in table.items()
+                 if k[0] == md.name and k[1] in cost and k[1] not in banned.get(md.name, ())]
         if not cands:
             raise Infeasible([f"baseline greedy: model '{md.name}' meets its SLO on no profile"])
 
@@ -144,12 +162,28 @@ def _pack(gpu: GpuType, segs: list[tuple[str, str]], out: list[GpuAssignment]) -
 
 
 def greedy(problem: Problem, table: dict[Key, Capacity]) -> list[GpuAssignment]:
-    """ParvaGPU-style segments, best-fit packed, per GPU type."""
+    """ParvaGPU-style segments, best-fit packed, per GPU type. When a type's pool overflows, the model with the
+    fewest compute slices there moves to its next best type, and the packing is redone (a model never returns
+    to a type it left, so this ends)."""
     pools = _pool_info(problem)
-    by_type: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for t, p, m in _segments(problem, table):
-        by_type[t].append((p, m))
-    out: list[GpuAssignment] = []
-    used = {gpu.type: _pack(gpu, by_type[gpu.type], out) for gpu, _, _ in pools if by_type[gpu.type]}
-    _check_pool("greedy", used, pools)
-    return out
+    count = {gpu.type: n for gpu, n, _ in pools}
+    banned: dict[str, set[str]] = defaultdict(set)
+    while True:
+        segments = _segments(problem, table, banned)
+        by_type: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for t, p, m in segments:
+            by_type[t].append((p, m))
+        out: list[GpuAssignment] = []
+        used = {gpu.type: _pack(gpu, by_type[gpu.type], out) for gpu, _, _ in pools if by_type[gpu.type]}
+        over = next((t for t, n in used.items() if n > count[t]), None)
+        if over is None:
+            return out
+        gpu = problem.catalog.get(over)
+        load: dict[str, int] = defaultdict(int)
+        for p, m in by_type[over]:
+            load[m] += _slices(gpu, p)
+        movable = [m for m in sorted(load, key=lambda m: (load[m], m))
+                   if any(k[0] == m and k[1] in count and k[1] != over and k[1] not in banned[m] for k in table)]
+        if not movable:
+            _check_pool("greedy", used, pools)
+        banned[movable[0]].add(over)
