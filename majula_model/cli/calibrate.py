@@ -13,19 +13,12 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from .lists import numbers
 
 
 def _ints(text: str, flag: str, unique: bool = True) -> list[int]:
     """'1,4,16' -> [1, 4, 16], each >= 1 (and no duplicates where ``unique``)."""
-    try:
-        vals = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise InputError(f"expected comma-separated integers, got '{text}'", field=flag) from None
-    if not vals or min(vals) < 1:
-        raise InputError(f"expected integers >= 1, got '{text}'", field=flag)
-    if unique and len(set(vals)) != len(vals):
-        raise InputError(f"duplicate values in '{text}'", field=flag)
-    return vals
+    return numbers(text, flag, unique=unique)
 
 
 def _names(text: str, flag: str) -> list[str]:

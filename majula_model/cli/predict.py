@@ -12,19 +12,14 @@ import json
 
 from ..errors import InputError
 from ..loading import load_calibration
-from .importers import check_records
 from ..prediction import predict
+from .importers import check_records
+from .lists import numbers
 
 
 def parse_batches(text: str) -> list[int]:
     """``"1,2,4"`` -> [1, 2, 4]; InputError naming --batch otherwise."""
-    try:
-        out = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise InputError(f"expected comma-separated positive integers, got '{text}'", field="--batch") from None
-    if not out or min(out) < 1:
-        raise InputError(f"expected comma-separated positive integers, got '{text}'", field="--batch")
-    return out
+    return numbers(text, "--batch")
 
 
 def run(args: argparse.Namespace) -> int:

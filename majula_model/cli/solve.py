@@ -19,6 +19,7 @@ from ..placer.formulation import OBJECTIVES
 from ..placer.migparted import to_mig_parted
 from ..placer.report import render
 from ..placer.solver import SOLVERS
+from .lists import numbers
 
 
 def _write(path: str, text: str, flag: str) -> None:
@@ -78,19 +79,9 @@ def _verify(args: argparse.Namespace, problem, plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _factors(text: str) -> list[float]:
-    try:
-        factors = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise InputError(f"not a comma-separated list of numbers: '{text}'", field="--sweep") from None
-    if not factors or not all(0 < f <= 1000 for f in factors):  # also rejects nan and inf
-        raise InputError("factors must be positive numbers up to 1000", field="--sweep")
-    return factors
-
-
 def _sweep(args: argparse.Namespace, problem) -> int:
     """GPUs needed (min_gpus) as every demand grows by each factor: the capacity planner's purchase table."""
-    points = sweep(problem, _factors(args.sweep), time_limit=args.time_limit, solver=args.solver,
+    points = sweep(problem, numbers(args.sweep, "--sweep", float, low=1e-9, high=1000), time_limit=args.time_limit, solver=args.solver,
                    unbounded_pool=args.unbounded_pool)
     if args.json:
         print(json.dumps({"instance": problem.instance.name, "sweep": [
