@@ -98,6 +98,10 @@ def _sweep(args: argparse.Namespace, problem) -> int:
 
 def run(args: argparse.Namespace) -> int:
     problem = load_instance(args.instance, args.cat)
+    if problem.instance.policy.max_models_per_instance > 1:
+        print(f"majula: note: policy.max_models_per_instance = {problem.instance.policy.max_models_per_instance}, "
+              f"but plans place one model per instance (sharing needs interference data; docs/placer.md)",
+              file=sys.stderr)
     if args.time_limit is not None and not 0 < args.time_limit < float("inf"):
         raise InputError("must be positive", field="--time-limit")
     if not (0 < args.verify_load <= 100 and 0 < args.verify_duration <= 86_400):
