@@ -121,3 +121,40 @@ def test_model_names_that_sanitise_alike_get_distinct_constraints():
     plan = solve(problem([("a-b", 100.0, 150.0), ("a_b", 100.0, 250.0)], recs, [(A100, 2, 1.0)]))
     assert plan.objective.value == 1  # 2 + 3 instances of 1g on one GPU
     assert [m.served_rps for m in plan.models] == pytest.approx([150.0, 250.0])
+
+
+def test_max_scale_zero_factor_is_proven():
+    # one GPU, both models need the whole 7g: one of them gets nothing, so the best common factor is 0
+    recs = [rec("a", "7g.80gb", 600.0), rec("b", "7g.80gb", 600.0)]
+    plan = solve(problem([("a", 100.0, 100.0), ("b", 100.0, 100.0)], recs, [(A100, 1, 1.0)], "max_scale"))
+    assert plan.status == "optimal" and plan.objective.value == 0.0 and plan.objective.bound == 0.0
+
+
+def test_max_scale_is_proven_by_an_infeasible_cover():
+    """max_scale optimal = an incumbent a0 whose factor is recomputed from its counts, and a cover ILP asking
+    every model for a0 (1 + step) x demand that the solver proves infeasible (placer/scale.py). The plan carries
+    that bound; a cover at the plan's own value is feasible (the plan itself), one at the bound is not."""
+    from majula_model.capacity import capacity_table
+    from majula_model.placer.formulation import build_pools
+    from majula_model.placer.scale import _cover, factor
+    from majula_model.placer.solver import run_once
+
+    rates = [97.0, 131.0, 173.0, 211.0]
+    recs = [rec(f"m{i}", prof, round(r * k, 3)) for i, r in enumerate(rates)
+            for prof, k in (("1g.10gb", 1.0), ("2g.20gb", 2.13), ("3g.40gb", 3.31), ("7g.80gb", 7.4))]
+    p = problem([(f"m{i}", 100.0, 1000.0 + 37.0 * i) for i in range(len(rates))], recs, [(A100, 12, 1.0)],
+                "max_scale")
+    plan = solve(p)
+    assert plan.status == "optimal"
+    a, bound = plan.objective.value, plan.objective.bound
+    assert a <= bound <= a * (1 + 1e-6) and plan.gap <= 1e-6
+    table = capacity_table(p)
+    x = {}
+    for g in plan.gpus:
+        for i in g.instances:
+            for m in i.models:
+                x[(m.name, g.type, i.profile)] = x.get((m.name, g.type, i.profile), 0) + 1
+    assert factor(p, table, x) == pytest.approx(a, rel=1e-12)  # the plan's value is its counts' factor
+    assert run_once(_cover(p, table, build_pools(p, table), bound), "highs", 60)[0] == "infeasible"
+    assert run_once(_cover(p, table, build_pools(p, table), a * (1 - 1e-9)), "highs", 60)[0] in ("optimal",
+                                                                                                "feasible")

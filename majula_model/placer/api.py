@@ -30,7 +30,9 @@ from ..schema import Plan
 from . import baselines as _baselines
 from .decode import assign, empty_plan, make_plan
 from .formulation import OBJECTIVES, build, build_pools
+from .scale import prove_max_scale
 from .solver import solve_formulation
+from .status import relative_gap
 
 
 def _table(problem: Problem) -> dict[Key, Capacity]:
@@ -56,7 +58,7 @@ EXPLAIN_SECONDS = 10.0
 def best_scale(problem: Problem, table: dict[Key, Capacity], solver: str = "highs",
                time_limit: float | None = None) -> tuple[float | None, str]:
     """The largest common factor of every demand the pool can serve (the max_scale optimum) and its status."""
-    out = solve_formulation(build(problem, "max_scale", table), solver, time_limit, phase2=False)
+    out, _ = prove_max_scale(problem, table, solver, time_limit, phase2=False)
     return (out.value if out.status in ("optimal", "feasible") else None), out.status
 
 
@@ -91,16 +93,24 @@ def solve(problem: Problem, objective: str | None = None, *, time_limit: float |
     """
     obj = _objective(problem, objective)
     table = _table(problem)
-    f = build(problem, obj, table)
-    out = solve_formulation(f, solver, time_limit)
+    if obj == "max_scale":  # proven through its max-min structure (scale.py), not by the ILP's own bound
+        out, f = prove_max_scale(problem, table, solver, time_limit)
+    else:
+        f = build(problem, obj, table)
+        out = solve_formulation(f, solver, time_limit)
     if out.status == "infeasible":
         raise _beyond_pool(problem, table, solver) if obj == "min_gpus" else Infeasible(
             [f"the solver reports '{problem.instance.name}' infeasible for {obj}"])
     if out.status not in ("optimal", "feasible"):
         return empty_plan(problem, obj, status=out.status, solver=out.solver, seconds=out.seconds, bound=out.bound)
     gpus = assign(f.pools, out.y, out.x)
-    return make_plan(problem, table, gpus, obj, status=out.status, solver=out.solver, seconds=out.seconds,
+    plan = make_plan(problem, table, gpus, obj, status=out.status, solver=out.solver, seconds=out.seconds,
                      bound=out.bound)
+    if plan.status == "optimal" and out.bound is not None and out.bound > plan.objective.value:
+        # a max_scale proof by cover ILP: the optimum is below a0 (1 + step), not exactly a0; say so
+        plan = plan.model_copy(update={"objective": plan.objective.model_copy(update={"bound": out.bound}),
+                                       "gap": relative_gap(plan.objective.value, out.bound)})
+    return plan
 
 
 class GpuCount(dict):

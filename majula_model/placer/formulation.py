@@ -32,11 +32,15 @@ Constraints (names in brackets; the number is cited in code)
     (5) [serve_{m}]         s[m] >= d_m                                   min_gpus: serve every demand
     (6) [scale_{m}]         sum_{t,p} c[m,t,p] x[m,t,p] >= a * d_m        max_scale: headroom factor
     (7) [keep_objective]    phase-1 value kept while phase 2 minimises cost (see ``lexicographic``)
+    (8) [cover_{m}]         sum_{t,p} c[m,t,p] x[m,t,p] >= A_m           cover problem (``build_cover``): every
+                                                                          model gets at least the rate A_m
 
 Objectives
     max_throughput   max sum_m s[m]                       (1)-(4)
     max_scale        max a                                (1)-(3), (6); served = min(demand, capacity)
     min_gpus         min sum_t w_t sum_g y[t,g]           (1)-(5)
+    cover            min sum_t w_t sum_g y[t,g]           (1), (2), (8); no s, no a (``scale.py`` proves
+                                                          max_scale optima with it: A_m = a' d_m)
 
 ``policy.max_models_per_instance`` > 1 is accepted, but plans use one model per instance: sharing needs
 interference data the capacity table does not carry, and one model per instance is always a valid plan.
@@ -200,6 +204,31 @@ def build(problem: Problem, objective: str, table: dict[Key, Capacity], pools: l
     f.prob += f.primary_expr()
     _add_pool_constraints(f)
     _add_model_constraints(f, demand)
+    return f
+
+
+def build_cover(problem: Problem, table: dict[Key, Capacity], targets: dict[str, float],
+                pools: list[Pool] | None = None) -> Formulation:
+    """The cover ILP of the module docstring: least cost with capacity ``sum c x >= targets[m]`` (8) for every
+    model, within the pool (1), (2). Feasible iff some plan gives every model at least its target."""
+    pools = build_pools(problem, table) if pools is None else pools
+    f = Formulation(pulp.LpProblem(f"majula_{safe(problem.instance.name)}_cover", pulp.LpMinimize), "min_gpus",
+                    pools, table)
+    demand = {m.name: m.demand_rps for m in problem.instance.models}
+    f.label = unique_labels(list(demand))
+    for pool in f.pools:
+        for g in pool.geometries:
+            f.y[(pool.gpu.type, g)] = f.prob.add_variable(f"y_{safe(pool.gpu.type)}_{safe('+'.join(g))}", 0,
+                                                          pool.count, cat="Integer")
+    types = {p.gpu.type for p in f.pools}
+    for key in sorted(k for k in table if k[1] in types and k[0] in demand):
+        m, t, p = key
+        f.x[key] = f.prob.add_variable(f"x_{f.label[m]}_{safe(t)}_{safe(p)}", 0, None, cat="Integer")
+    f.prob += f.cost_expr()
+    _add_pool_constraints(f)
+    for m in demand:
+        cap = pulp.lpSum(table[k].capacity_rps * v for k, v in f.x.items() if k[0] == m)
+        f.prob += cap >= targets[m], f"cover_{f.label[m]}"  # (8)
     return f
 
 

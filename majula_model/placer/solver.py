@@ -25,10 +25,12 @@ PHASE2_SECONDS = 2.0
 within the caller's limit, and its best incumbent is used (the objective stays proven optimal by (7))."""
 
 
-def make_solver(name: str, time_limit: float | None) -> pulp.LpSolver:
-    """The PuLP solver object for ``name`` with our tolerances and time limit."""
+def make_solver(name: str, time_limit: float | None, highs_options: dict | None = None) -> pulp.LpSolver:
+    """The PuLP solver object for ``name`` with our tolerances and time limit (``highs_options``: extra HiGHS
+    options, ignored by CBC)."""
     if name == "highs":
-        return pulp.HiGHS(msg=False, timeLimit=time_limit, gapRel=REL_GAP, gapAbs=ABS_GAP, threads=1)
+        return pulp.HiGHS(msg=False, timeLimit=time_limit, gapRel=REL_GAP, gapAbs=ABS_GAP, threads=1,
+                          **(highs_options or {}))
     if name == "cbc":
         solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=REL_GAP, gapAbs=ABS_GAP)
         if not solver.available():
@@ -50,8 +52,10 @@ class Outcome:
     x: dict = field(default_factory=dict)
 
 
-def _run_once(f: Formulation, solver_name: str, time_limit: float | None) -> tuple[str, float | None]:
-    solver = make_solver(solver_name, time_limit)
+def run_once(f: Formulation, solver_name: str, time_limit: float | None, highs_options: dict | None = None
+             ) -> tuple[str, float | None]:
+    """One solver run of ``f``: its plan status and objective value (None without an incumbent)."""
+    solver = make_solver(solver_name, time_limit, highs_options)
     try:
         f.prob.solve(solver)
     except pulp.PulpSolverError:
@@ -61,13 +65,13 @@ def _run_once(f: Formulation, solver_name: str, time_limit: float | None) -> tup
     return status, None if value is None else float(value)
 
 
-def _counts(f: Formulation) -> tuple[dict, dict]:
+def counts(f: Formulation) -> tuple[dict, dict]:
     y = {k: int(round(v.varValue or 0)) for k, v in f.y.items()}
     x = {k: int(round(v.varValue or 0)) for k, v in f.x.items()}
     return {k: n for k, n in y.items() if n > 0}, {k: n for k, n in x.items() if n > 0}
 
 
-def _bound(f: Formulation, solver_name: str, status: str, value: float | None) -> float | None:
+def dual_bound(f: Formulation, solver_name: str, status: str, value: float | None) -> float | None:
     if status == "optimal":
         return value
     return highs_bound(f.prob) if solver_name == "highs" else None
@@ -77,19 +81,19 @@ def solve_formulation(f: Formulation, solver_name: str = "highs", time_limit: fl
                       phase2: bool = True) -> Outcome:
     """Solve ``f``; for the maximising objectives a second phase picks the cheapest GPUs at the same value."""
     t0 = time.perf_counter()
-    status, value = _run_once(f, solver_name, time_limit)
+    status, value = run_once(f, solver_name, time_limit)
     label = "HiGHS" if solver_name == "highs" else "CBC"
-    out = Outcome(status, label, 0.0, value, _bound(f, solver_name, status, value))
+    out = Outcome(status, label, 0.0, value, dual_bound(f, solver_name, status, value))
     if status in ("optimal", "feasible"):
-        out.y, out.x = _counts(f)
+        out.y, out.x = counts(f)
     if status == "optimal" and phase2 and f.objective != "min_gpus":
         spent = time.perf_counter() - t0
         left = max(PHASE2_SECONDS, 2 * spent)
         if time_limit is not None:
             left = max(0.05, min(left, time_limit - spent))
         lexicographic(f, value)
-        status2, _ = _run_once(f, solver_name, left)
+        status2, _ = run_once(f, solver_name, left)
         if status2 in ("optimal", "feasible"):
-            out.y, out.x = _counts(f)
+            out.y, out.x = counts(f)
     out.seconds = time.perf_counter() - t0
     return out
