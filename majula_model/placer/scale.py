@@ -122,7 +122,7 @@ def prove_max_scale(problem: Problem, table: dict[Key, Capacity], solver: str = 
         status, _ = run_once(g, solver, left, FIRST_SOLUTION)
         if status == "infeasible":
             if target == last:
-                out.status, out.bound = "optimal", last  # a0 = 0: no plan serves every model at all
+                out.status, out.bound = "optimal", last  # the proof (a0 = 0: no plan serves every model)
                 break
             hi = out.bound = target  # proven: no plan reaches target; bisect below it
             continue
