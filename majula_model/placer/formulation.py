@@ -121,6 +121,7 @@ class Formulation:
     s: dict[str, pulp.LpVariable] = field(default_factory=dict)
     a: pulp.LpVariable | None = None
     label: dict[str, str] = field(default_factory=dict)
+    cbc_bound: float | None = None  # the dual bound CBC's log reported for the last run (CBC has no API for it)
 
     def cost_expr(self) -> pulp.LpAffineExpression:
         """Total cost of the GPUs used (the min_gpus objective, and phase 2 of the others)."""

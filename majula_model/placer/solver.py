@@ -8,6 +8,9 @@ solver is always named: ``highs`` (``pulp.HiGHS``, highspy in process, no files)
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -25,14 +28,15 @@ PHASE2_SECONDS = 2.0
 within the caller's limit, and its best incumbent is used (the objective stays proven optimal by (7))."""
 
 
-def make_solver(name: str, time_limit: float | None, highs_options: dict | None = None) -> pulp.LpSolver:
+def make_solver(name: str, time_limit: float | None, highs_options: dict | None = None,
+                log_path: str | None = None) -> pulp.LpSolver:
     """The PuLP solver object for ``name`` with our tolerances and time limit (``highs_options``: extra HiGHS
-    options, ignored by CBC)."""
+    options, ignored by CBC; ``log_path``: where CBC writes its log, read back for the dual bound)."""
     if name == "highs":
         return pulp.HiGHS(msg=False, timeLimit=time_limit, gapRel=REL_GAP, gapAbs=ABS_GAP, threads=1,
                           **(highs_options or {}))
     if name == "cbc":
-        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=REL_GAP, gapAbs=ABS_GAP)
+        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=REL_GAP, gapAbs=ABS_GAP, logPath=log_path)
         if not solver.available():
             raise InputError("CBC is not available in this PuLP installation", field="--solver")
         return solver
@@ -55,11 +59,19 @@ class Outcome:
 def run_once(f: Formulation, solver_name: str, time_limit: float | None, highs_options: dict | None = None
              ) -> tuple[str, float | None]:
     """One solver run of ``f``: its plan status and objective value (None without an incumbent)."""
-    solver = make_solver(solver_name, time_limit, highs_options)
+    log = None
+    if solver_name == "cbc":
+        fd, log = tempfile.mkstemp(prefix="majula-cbc-", suffix=".log")
+        os.close(fd)
+    solver = make_solver(solver_name, time_limit, highs_options, log)
     try:
         f.prob.solve(solver)
     except pulp.PulpSolverError:
         return "error", None
+    finally:
+        if log is not None:
+            f.cbc_bound = cbc_log_bound(log)
+            os.unlink(log)
     status = classify(f.prob.status, f.prob.sol_status)
     value = pulp.value(f.prob.objective) if status in ("optimal", "feasible") else None
     return status, None if value is None else float(value)
@@ -71,10 +83,24 @@ def counts(f: Formulation) -> tuple[dict, dict]:
     return {k: n for k, n in y.items() if n > 0}, {k: n for k, n in x.items() if n > 0}
 
 
+def cbc_log_bound(path: str) -> float | None:
+    """The dual bound in CBC's closing summary (``Lower bound:`` when minimising, ``Upper bound:`` when
+    maximising, in the problem's own sense); None when CBC printed none (e.g. proven optimal)."""
+    try:
+        text = open(path, errors="replace").read()
+    except OSError:
+        return None
+    found = re.findall(r"^(?:Lower|Upper) bound:\s+(\S+)", text, flags=re.M)
+    try:
+        return float(found[-1]) if found else None
+    except ValueError:
+        return None
+
+
 def dual_bound(f: Formulation, solver_name: str, status: str, value: float | None) -> float | None:
     if status == "optimal":
         return value
-    return highs_bound(f.prob) if solver_name == "highs" else None
+    return highs_bound(f.prob) if solver_name == "highs" else f.cbc_bound
 
 
 def solve_formulation(f: Formulation, solver_name: str = "highs", time_limit: float | None = None,
