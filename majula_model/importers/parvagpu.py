@@ -1,7 +1,7 @@
 """Import the ParvaGPU profiling CSVs (one file per model, A100 80GB MIG slices).
 
-Layout (see ../shared/data/parvagpu-a100-80gb/README.md): ``Mig instance,Batch size,Workload Number,Throughput,
-Latency``; compute slices 1,2,3,4,7; ``Throughput`` is per process (the instance total is Throughput x Workload
+Layout (see ../shared/data/parvagpu-a100-80gb/README.md): five columns, ``Mig instance``, ``Batch size``,
+``Workload Number``, ``Throughput`` and ``Latency``; compute slices 1,2,3,4,7; ``Throughput`` is per process (the instance total is Throughput x Workload
 Number); ``Latency`` is seconds per batch rounded to 1 ms; a ``0,0`` row was not measured (or ran out of memory).
 The files are read at run time, never copied into this repository (their licence travels with them).
 """
