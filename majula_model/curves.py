@@ -206,11 +206,6 @@ def fit_form(grid: Grid, form: str = "roofline", roofline: np.ndarray | None = N
     return least_squares(residuals, theta0, loss="cauchy", f_scale=0.05, bounds=(lower, upper)).x
 
 
-def fit_grid(grid: Grid) -> np.ndarray:
-    """The roofline form's parameters for a grid (kept for callers that want one form)."""
-    return fit_form(grid, "roofline")
-
-
 def records_hash(records: list[MeasurementRecord], gpu: GpuType) -> str:
     """Content hash of the inputs of a fit (records, the GPU's spec, the form version): the cache key."""
     payload = json.dumps([FORM_VERSION, gpu.model_dump(mode="json"),

@@ -16,7 +16,7 @@ from collections import deque
 
 import numpy as np
 
-from .service import Z99, Run
+from .service import Z99, Run, runs_by_model
 
 
 class _State:
@@ -105,8 +105,9 @@ def simulate_jsq(arrivals: dict[str, np.ndarray], runs: list[Run], drop: bool, j
     """Latencies per run (NaN = dropped) and (requests, busy ms within the horizon, batches) per run."""
     latency: dict[int, np.ndarray] = {}
     per_run: dict[int, tuple] = {}
+    by_model = runs_by_model(runs)
     for name, arr in arrivals.items():
-        idx = [i for i, r in enumerate(runs) if r.model == name]
+        idx = by_model.get(name)
         if not idx:
             continue
         done = np.full(len(arr), np.nan)

@@ -18,7 +18,7 @@ from ..loading import Problem
 from ..schema import Plan
 from .arrivals import poisson_arrivals, read_trace, split_proportional
 from .queue import simulate_queue
-from .service import Z99, Run, build_runs
+from .service import Z99, Run, build_runs, runs_by_model
 from .stats import InstanceStats, ModelStats, SimResult, instance_stats, model_stats
 
 MAX_LOAD = 100.0
@@ -86,8 +86,9 @@ def _proportional(arrivals: dict[str, np.ndarray], runs: list[Run], opts: SimOpt
     """Split each model's stream over its runs by planned rate, then simulate each run alone."""
     latency: dict[int, np.ndarray] = {}
     per_run: dict[int, tuple] = {}
+    by_model = runs_by_model(runs)
     for name, arr in arrivals.items():
-        idx = [i for i, r in enumerate(runs) if r.model == name]
+        idx = by_model.get(name)
         if not idx:
             continue
         weights = np.array([runs[i].rate_rps for i in idx], dtype=float)
@@ -121,8 +122,10 @@ def simulate(problem: Problem, plan: Plan, opts: SimOptions | None = None) -> Si
         latency, per_run = simulate_jsq(arrivals, runs, opts.late == "drop", opts.jitter, rseeds, duration_s * 1e3)
     else:
         latency, per_run = _proportional(arrivals, runs, opts, rseeds, duration_s * 1e3)
-    models = [model_stats(m, arrivals.get(m.name, np.empty(0)), [latency[i] for i, r in enumerate(runs)
-                          if r.model == m.name and i in latency], duration_s, plan) for m in problem.instance.models]
+    by_model = runs_by_model(runs)
+    models = [model_stats(m, arrivals.get(m.name, np.empty(0)),
+                          [latency[i] for i in by_model.get(m.name, []) if i in latency], duration_s, plan)
+              for m in problem.instance.models]
     instances = [instance_stats(r, per_run.get(i, (0, 0.0, 0)), duration_s) for i, r in enumerate(runs)]
     return SimResult(problem.instance.name, opts, duration_s, models, instances)
 

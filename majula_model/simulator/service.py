@@ -48,6 +48,14 @@ class Run:
         return float(self.service_ms[self.batch])
 
 
+def runs_by_model(runs: list[Run]) -> dict[str, list[int]]:
+    """Indices of each model's runs, in plan order (the routing and the statistics both group by model)."""
+    out: dict[str, list[int]] = {}
+    for i, r in enumerate(runs):
+        out.setdefault(r.model, []).append(i)
+    return out
+
+
 def _exact_points(problem: Problem) -> dict[tuple, MeasurementRecord]:
     """Solo records by (model, canonical GPU, profile, batch, processes); real ones win over emulated."""
     out: dict[tuple, MeasurementRecord] = {}
