@@ -14,7 +14,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import InputError, format_loc
+from .errors import InputError, format_loc, validation_reason
+
+_CFG = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)  # Infinity / NaN are errors, as in schema.py
 
 FULL = "full"
 """Profile name of a GPU with MIG disabled: one device, a little faster than the largest MIG profile."""
@@ -23,7 +25,7 @@ FULL = "full"
 class Profile(BaseModel):
     """One MIG profile of one GPU type, with where it may be placed."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CFG
 
     name: str = Field(description="Profile name as nvidia-smi prints it, e.g. '3g.40gb'.")
     compute_slices: int = Field(ge=1, description="Compute slices (GPCs) the instance owns.")
@@ -37,7 +39,7 @@ class Profile(BaseModel):
 class GpuType(BaseModel):
     """A GPU type: its slices, memory and the MIG profiles it offers."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CFG
 
     type: str = Field(description="Canonical name, e.g. 'A100-SXM4-80GB'.")
     aliases: tuple[str, ...] = Field((), description="Other names, e.g. what NVML reports.")
@@ -100,7 +102,7 @@ class GpuType(BaseModel):
 class CatalogFile(BaseModel):
     """A file of GPU types (the bundled one, or a user's extension)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CFG
 
     source: str | None = Field(None, description="Where the figures come from.")
     gpus: tuple[GpuType, ...] = Field(description="GPU types.")
@@ -164,11 +166,11 @@ def load_catalog_file(path: str | Path) -> CatalogFile:
         raise InputError("not UTF-8 text", file=str(path)) from None
     except json.JSONDecodeError as e:
         raise InputError(f"not valid JSON: {e.msg} (line {e.lineno})", file=str(path)) from None
-    try:
-        return CatalogFile.model_validate(raw)
+    try:  # strict JSON types, as for instance and calibration files (see ``loading.parse``)
+        return CatalogFile.model_validate_json(json.dumps(raw), strict=True)
     except ValidationError as e:
         err = e.errors()[0]
-        raise InputError(err["msg"], file=str(path), field=format_loc(err["loc"])) from None
+        raise InputError(validation_reason(err), file=str(path), field=format_loc(err["loc"])) from None
 
 
 _DEFAULT: Catalog | None = None
@@ -179,5 +181,5 @@ def default_catalog() -> Catalog:
     global _DEFAULT
     if _DEFAULT is None:
         text = resources.files("majula_model").joinpath("data/gpus.json").read_text()
-        _DEFAULT = Catalog(CatalogFile.model_validate_json(text).gpus)
+        _DEFAULT = Catalog(CatalogFile.model_validate_json(text, strict=True).gpus)
     return _DEFAULT

@@ -7,6 +7,8 @@ but has no answer (no plan meets the SLOs) is an :class:`Infeasible`, which the 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -50,3 +52,44 @@ def format_loc(loc: tuple[Any, ...]) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out or "(top level)"
+
+
+_EXPECTED = {"float_type": "a number", "int_type": "an integer", "bool_type": "true or false",
+             "string_type": "a string", "tuple_type": "an array", "list_type": "an array",
+             "dict_type": "an object", "model_type": "an object"}
+
+
+def _json_kind(value: Any) -> str:
+    """What a parsed JSON value is, in JSON's words, for `expected X, got Y`."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"a string ({json.dumps(shown, ensure_ascii=False)})"
+    if isinstance(value, float) and value.is_integer():
+        return f"{value!r} (an integer must be written without a decimal point or exponent)"
+    if isinstance(value, (int, float)):
+        return f"a number ({value!r})"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def validation_reason(err: Mapping[str, Any]) -> str:
+    """The reason part of `file: field: reason` for one pydantic error (``ValidationError.errors()[0]``).
+
+    Why reworded: input files are validated strictly (a string is not a number, a bool not an integer), and
+    pydantic's "Input should be a valid number" does not say what was found; name both JSON types instead.
+    """
+    kind = err.get("type")
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required field missing"
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {_json_kind(err.get('input'))}"
+    return str(err.get("msg"))

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .catalog import Catalog, default_catalog
-from .errors import InputError, format_loc
+from .errors import InputError, format_loc, validation_reason
 from .schema import CalibrationFile, Instance, MeasurementRecord
 
 T = TypeVar("T", bound=BaseModel)
@@ -37,17 +37,19 @@ def read_json(path: str | Path) -> Any:
 
 
 def parse(model: type[T], data: Any, file: str | None, prefix: str = "") -> T:
-    """Validate ``data`` as ``model``; the first error becomes `file: field: reason`."""
+    """Validate ``data`` (parsed JSON) as ``model``; the first error becomes `file: field: reason`.
+
+    JSON types are strict: a string is not a number ("50" for ``slo_ms``), a bool or 8.0 is not an integer, a
+    number is not a string; an integer is a number (50 for a float field). Why through JSON text: pydantic's
+    strict mode on Python objects would also refuse JSON arrays for the models' tuple fields, while strict JSON
+    validation judges exactly the JSON types. Code that builds models in Python keeps pydantic's lax mode.
+    """
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as e:
         err = e.errors()[0]
         loc = format_loc(tuple(err["loc"]))
-        reason = err["msg"]
-        if err["type"] == "extra_forbidden":
-            reason = "unknown field"
-        elif err["type"] == "missing":
-            reason = "required field missing"
+        reason = validation_reason(err)
         field_name = f"{prefix}.{loc}" if prefix and loc != "(top level)" else (prefix or loc)
         raise InputError(reason, file=file, field=field_name) from None
 

@@ -110,6 +110,13 @@ def test_non_finite_or_absurd_numbers_are_exit_2(capsys, tmp_path, path, value, 
     assert code == 2 and field in err
 
 
+
+def test_string_for_a_number_is_exit_2_naming_file_and_field(capsys, tmp_path):
+    p = tmp_path / "inst.json"
+    p.write_text(json.dumps(_mutate("models.0.slo_ms", "50")))
+    code, _, err = run(capsys, "validate", str(p))
+    assert code == 2 and f'{p}: models[0].slo_ms: expected a number, got a string ("50")' in err
+
 def test_user_catalog_cannot_silently_replace_a_builtin_type(capsys, tmp_path):
     doc = {"gpus": [{"type": "A30-24GB", "compute_slices": 1, "memory_slices": 1, "memory_gb": 24,
                      "profiles": [{"name": "1g.24gb", "compute_slices": 1, "memory_slices": 1, "memory_gb": 24,

@@ -106,6 +106,51 @@ def test_bad_instance_names_file_field_reason(tmp_path, path, value, field, reas
     assert reason in e.value.reason
 
 
+
+@pytest.mark.parametrize("path,value,field,reason", [
+    ("models.0.slo_ms", "50", "models[0].slo_ms", 'expected a number, got a string ("50")'),
+    ("measurements.0.latency_ms", True, "measurements[0].latency_ms", "expected a number, got true"),
+    ("measurements.0.p50_ms", "10", "measurements[0].p50_ms", "expected a number, got a string"),
+    ("measurements.0.batch", "4", "measurements[0].batch", 'expected an integer, got a string ("4")'),
+    ("gpus.0.count", True, "gpus[0].count", "expected an integer, got true"),
+    ("gpus.0.count", 1.5, "gpus[0].count", "expected an integer, got a number (1.5)"),
+    ("gpus.0.count", 2.0, "gpus[0].count", "expected an integer, got 2.0 (an integer must be written without"),
+    ("policy", {"max_processes": "3"}, "policy.max_processes", "expected an integer, got a string"),
+    ("policy", {"use_predictions": "true"}, "policy.use_predictions", "expected true or false, got a string"),
+    ("policy", {"use_predictions": 1}, "policy.use_predictions", "expected true or false, got a number (1)"),
+    ("models.0.name", 5, "models[0].name", "expected a string, got a number (5)"),
+    ("calibration", "x.json", "calibration", "expected an array, got a string"),
+    ("policy", "poisson", "policy", "expected an object, got a string"),
+])
+def test_json_types_are_strict(tmp_path, path, value, field, reason):
+    """A JSON string is not a number, a bool or 2.0 is not an integer, a number is not a string: no coercion."""
+    p = _write(tmp_path, _mutate(path, value))
+    with pytest.raises(InputError) as e:
+        load_instance(p)
+    assert (e.value.file, e.value.field) == (str(p), field)
+    assert reason in e.value.reason
+
+
+def test_json_integers_are_numbers_and_arrays_are_tuples(tmp_path):
+    doc = _mutate("models.0.slo_ms", 100)
+    doc["measurements"][0]["latency_ms"] = 20
+    inst = load_instance(_write(tmp_path, doc)).instance
+    assert inst.models[0].slo_ms == 100.0 and isinstance(inst.models[0].slo_ms, float)
+    assert isinstance(inst.measurements, tuple) and inst.measurements[0].latency_ms == 20.0
+
+
+def test_calibration_and_catalog_files_are_strict_too(tmp_path):
+    cal = _write(tmp_path, {"measurements": [{**BASE["measurements"][0], "batch": "4"}]}, "cal.json")
+    with pytest.raises(InputError) as e:
+        load_instance(_write(tmp_path, _mutate("calibration", ["cal.json"])))
+    assert (e.value.file, e.value.field) == (str(cal), "measurements[0].batch")
+    assert "expected an integer, got a string" in e.value.reason
+    gpu = {"type": "X1-16GB", "compute_slices": "2", "memory_slices": 2, "memory_gb": 16, "profiles": [
+        {"name": "2g.16gb", "compute_slices": 2, "memory_slices": 2, "memory_gb": 16, "starts": [0], "max_count": 1}]}
+    with pytest.raises(InputError) as e:
+        default_catalog().extended(_write(tmp_path, {"gpus": [gpu]}, "cat.json"))
+    assert e.value.field == "gpus[0].compute_slices" and "expected an integer, got a string" in e.value.reason
+
 def test_duplicate_model_names(tmp_path):
     doc = _mutate("models", [BASE["models"][0], BASE["models"][0]])
     with pytest.raises(InputError, match="duplicate name 'm'"):
