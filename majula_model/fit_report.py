@@ -7,6 +7,11 @@ the honest figure is the error on points the fit never saw. Per model and GPU ty
 - leave-one-profile-out (LOPO): for each profile, fit without it, predict all its points;
 - prior: the analytic prior's error on every point (it is not fitted per model).
 
+Held out means held out from the model under test: the other models' measurements on the GPU type stay, as they
+would in a calibration file, and the predictions use them (``peers``: cross-model correction). Each held-out
+figure is also given without them (``*_solo``), which is the error when the batch or profile was measured for no
+model at all.
+
 Errors are absolute percentage errors against the recorded ``latency_ms``. Public data rounds latency to 1 ms,
 so a 5 ms point carries up to 10% rounding error by itself: every figure is reported twice, over all points and
 over points of at least 10 ms; LOBO is also split into interpolated batches (measured on both sides) and
@@ -22,6 +27,7 @@ import numpy as np
 
 from .catalog import Catalog
 from .curves import CurveFit, Grid, corrected_latency, fit_curve
+from .peers import Residuals, corrected_with_peers, residuals
 from .schema import MeasurementRecord
 
 COARSE_MS = 10.0
@@ -63,11 +69,14 @@ class HeldOut:
         return ErrorStats.of(self.errors[mask])
 
 
-def held_out(records: list[MeasurementRecord], gpu, by: str) -> HeldOut:
-    """Leave out each batch size (``by="batch"``) or profile (``by="profile"``) in turn and predict it."""
+def held_out(records: list[MeasurementRecord], gpu, by: str,
+             peers: list[Residuals] = ()) -> tuple[HeldOut, HeldOut]:
+    """Leave out each batch size (``by="batch"``) or profile (``by="profile"``) of this model in turn and
+    predict it: (with the peers' correction, without it)."""
     grid = Grid.of(records, gpu)
     keys = np.array([r.batch if by == "batch" else r.profile for r in records], dtype=object)
     errors = np.full(len(records), np.nan)  # NaN = nothing left to fit on: no prediction, not a zero error
+    solo = errors.copy()
     labels = [""] * len(records)
     for value in sorted(set(keys), key=str):
         test = keys == value
@@ -75,16 +84,18 @@ def held_out(records: list[MeasurementRecord], gpu, by: str) -> HeldOut:
         if not train:
             continue
         fit = fit_curve(train, gpu)
-        pred, lab = corrected_latency(fit, grid.select(~test), grid.select(test))
+        base, lab = corrected_latency(fit, grid.select(~test), grid.select(test))
+        pred = corrected_with_peers(fit, grid.select(~test), grid.select(test), list(peers))[0]
         errors[test] = np.abs(pred / grid.latency_ms[test] - 1)
+        solo[test] = np.abs(base / grid.latency_ms[test] - 1)
         for i, lb in zip(np.flatnonzero(test), lab):
             labels[i] = lb
-    return HeldOut(errors, grid.latency_ms, tuple(labels))
+    return HeldOut(errors, grid.latency_ms, tuple(labels)), HeldOut(solo, grid.latency_ms, tuple(labels))
 
 
-def from_extreme_profiles(records: list[MeasurementRecord], gpu) -> HeldOut | None:
+def from_extreme_profiles(records: list[MeasurementRecord], gpu, peers: list[Residuals] = ()) -> HeldOut | None:
     """Fit on the smallest and largest measured profiles only and predict all the others (MISO's question: how
-    few slices must be calibrated?). None with fewer than three profiles."""
+    few slices must be calibrated?), with the peers' correction. None with fewer than three profiles."""
     grid = Grid.of(records, gpu)
     by_size = sorted({(s, r.profile) for s, r in zip(grid.sms, records)})
     if len(by_size) < 3:
@@ -92,7 +103,7 @@ def from_extreme_profiles(records: list[MeasurementRecord], gpu) -> HeldOut | No
     keep = {by_size[0][1], by_size[-1][1]}
     train = np.array([r.profile in keep for r in records])
     fit = fit_curve([r for r, t in zip(records, train) if t], gpu)
-    pred, labels = corrected_latency(fit, grid.select(train), grid.select(~train))
+    pred, labels = corrected_with_peers(fit, grid.select(train), grid.select(~train), list(peers))
     return HeldOut(np.abs(pred / grid.latency_ms[~train] - 1), grid.latency_ms[~train], tuple(labels))
 
 
@@ -128,17 +139,20 @@ def groups(records: list[MeasurementRecord], catalog: Catalog) -> dict[tuple[str
     return dict(sorted(out.items()))
 
 
-def model_report(records: list[MeasurementRecord], gpu) -> dict:
-    """The full error report of one model on one GPU type."""
-    lobo, lopo = held_out(records, gpu, "batch"), held_out(records, gpu, "profile")
-    two = from_extreme_profiles(records, gpu)
+def model_report(records: list[MeasurementRecord], gpu, peers: list[Residuals] = ()) -> dict:
+    """The full error report of one model on one GPU type; ``peers``: the other models' residuals there."""
+    lobo, lobo_solo = held_out(records, gpu, "batch", peers)
+    lopo, lopo_solo = held_out(records, gpu, "profile", peers)
+    two = from_extreme_profiles(records, gpu, peers)
     fit: CurveFit = fit_curve(records, gpu)
     n_profiles = len({r.profile for r in records})
     return {"model": records[0].model, "gpu": gpu.type, "points": len(records),
             "profiles": n_profiles, "fit_mape": round(fit.fit_mape * 100, 2),
             "lobo": _section(lobo, split_labels=True), "lopo": _section(lopo) if n_profiles > 1 else None,
+            "lobo_solo": _section(lobo_solo), "lopo_solo": _section(lopo_solo) if n_profiles > 1 else None,
             "two_profiles": _section(two), "prior": _section(_prior_errors(records, gpu)),
-            "_held": {"lobo": lobo, "lopo": lopo, "two_profiles": two}}
+            "_held": {"lobo": lobo, "lopo": lopo, "lobo_solo": lobo_solo, "lopo_solo": lopo_solo,
+                      "two_profiles": two}}
 
 
 def pooled(reports: list[dict], kind: str, min_ms: float, label: str | None = None) -> ErrorStats:
@@ -153,9 +167,12 @@ def pooled(reports: list[dict], kind: str, min_ms: float, label: str | None = No
 
 def fit_report(records: list[MeasurementRecord], catalog: Catalog) -> dict:
     """Per model reports and pooled totals (JSON-ready once ``strip`` has removed the arrays)."""
-    reports = [model_report(recs, catalog.gpus[gpu]) for (_, gpu), recs in groups(records, catalog).items()]
+    by_group = groups(records, catalog)
+    peers = {key: [residuals(recs, catalog.gpus[key[1]]) for other, recs in by_group.items()
+                   if other[1] == key[1] and other != key] for key in by_group}
+    reports = [model_report(recs, catalog.gpus[key[1]], peers[key]) for key, recs in by_group.items()]
     totals = {kind: {"all": asdict(pooled(reports, kind, 0.0)), "ge_10ms": asdict(pooled(reports, kind, COARSE_MS))}
-              for kind in ("lobo", "lopo", "two_profiles")}
+              for kind in ("lobo", "lopo", "lobo_solo", "lopo_solo", "two_profiles")}
     totals["lobo"]["interpolated_ge_10ms"] = asdict(pooled(reports, "lobo", COARSE_MS, "interpolated"))
     totals["lobo"]["extrapolated_ge_10ms"] = asdict(pooled(reports, "lobo", COARSE_MS, "predicted"))
     prior = [model_prior for model_prior in (_prior_errors(r_list, catalog.gpus[g]) for (_, g), r_list in

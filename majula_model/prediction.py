@@ -16,6 +16,7 @@ import numpy as np
 from .catalog import FULL, Catalog, GpuType, default_catalog
 from .curves import Grid, corrected_latency, fit_curve, profile_memory_share, profile_sms
 from .errors import InputError
+from .peers import Residuals, corrected_with_peers, peers_on, residuals
 from .schema import CalibrationFile, MeasurementRecord
 
 
@@ -58,7 +59,7 @@ def predict(source: CalibrationFile | Iterable[MeasurementRecord], model: str, g
         lat = prior_transfer(records, model, gtype, profile, batches, processes, cat)
         labels = ["prior"] * len(batches)
     else:
-        lat, labels = curve_points(own, gtype, profile, batches, processes)
+        lat, labels = curve_points(own, gtype, profile, batches, processes, peers_on(records, model, gtype, cat))
     if _is_prior_file(source):
         labels = ["prior"] * len(batches)  # a bundled prior file: its "measurements" are prior predictions
     measured_tput = _measured_throughput(own, profile, processes)
@@ -77,11 +78,15 @@ def _is_prior_file(source) -> bool:
 
 
 def curve_points(records: list[MeasurementRecord], gpu: GpuType, profile: str, batches: list[int],
-                 processes: int) -> tuple[np.ndarray, list[str]]:
-    """Latencies and labels from the fitted (and residual-corrected) curve of one model's records on ``gpu``."""
+                 processes: int, peers: list[Residuals] = ()) -> tuple[np.ndarray, list[str]]:
+    """Latencies and labels from the fitted (and residual-corrected) curve of one model's records on ``gpu``,
+    corrected by what other models measured at the same points (``peers``: see ``peers.py``)."""
     real = [r for r in records if not r.emulated] or records
     fit = fit_curve(real, gpu)
-    return corrected_latency(fit, Grid.of(real, gpu), _query_grid(gpu, profile, batches, processes))
+    query = _query_grid(gpu, profile, batches, processes)
+    if not peers:
+        return corrected_latency(fit, Grid.of(real, gpu), query)
+    return corrected_with_peers(fit, Grid.of(real, gpu), query, list(peers), residuals(real, gpu))
 
 
 def _measured_throughput(records: list[MeasurementRecord], profile: str, processes: int) -> dict[int, float]:
@@ -139,7 +144,8 @@ def add_predictions(problem, points: dict) -> dict:
         for gpu in sorted(g for g in pool if g):
             own = [r for r in _solo(records, m.name, gpu, cat) if not r.emulated]
             if own:
-                rows = _predicted_for(own, cat.gpus[gpu], inst.policy.max_processes)
+                rows = _predicted_for(own, cat.gpus[gpu], inst.policy.max_processes,
+                                      peers_on(records, m.name, cat.gpus[gpu], cat))
             else:
                 rows = _prior_for(records, m.name, cat.gpus[gpu], cat, inst.policy.max_processes)
             for profile, pts in rows.items():
@@ -148,7 +154,8 @@ def add_predictions(problem, points: dict) -> dict:
     return out
 
 
-def _predicted_for(records: list[MeasurementRecord], gpu: GpuType, max_processes: int | None) -> dict:
+def _predicted_for(records: list[MeasurementRecord], gpu: GpuType, max_processes: int | None,
+                   peers: list[Residuals] = ()) -> dict:
     """Predicted (batch, processes, latency, label) per profile of ``gpu``, unmeasured points only."""
     batches = sorted({r.batch for r in records})
     kmax = max(r.processes for r in records)
@@ -164,7 +171,7 @@ def _predicted_for(records: list[MeasurementRecord], gpu: GpuType, max_processes
         for k in range(1, kmax + 1):
             todo = [b for b in batches if (profile, b, k) not in measured and b * k <= limit]
             if todo:
-                lat, labels = curve_points(records, gpu, profile, todo, k)
+                lat, labels = curve_points(records, gpu, profile, todo, k, peers)
                 rows += [(b, k, lt, lb) for b, lt, lb in zip(todo, lat, labels)]
         if rows:
             out[profile] = rows

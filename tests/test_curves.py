@@ -98,13 +98,17 @@ def test_corrected_latency_labels_and_measured_points_win():
 
 def test_held_out_error_targets_on_shared_data(parvagpu_calibration):
     """Targets (issue 3): LOPO MAPE <= 8%, LOBO MAPE <= 4%, on points >= 10 ms (1 ms rounding below that).
-    LOBO meets 4% on interpolated batches (3.4%); with the extrapolated end batches it is 4.18% (2026-11-24),
-    still over the target: bounded here so a regression shows."""
+    Held out from the model under test, the other models' measurements kept (peers): LOBO 3.73%, LOPO 6.27%
+    (2026-11-24). Without the peers (the batch or profile measured for no model) LOBO is 4.18%, over the
+    target: bounded here so a regression shows."""
     report = fit_report(list(parvagpu_calibration.measurements), default_catalog())
     t = report["totals"]
     assert t["lopo"]["ge_10ms"]["mape"] <= 8.0
-    assert t["lobo"]["interpolated_ge_10ms"]["mape"] <= 3.7
-    assert t["lobo"]["ge_10ms"]["mape"] <= 4.4
+    assert t["lobo"]["ge_10ms"]["mape"] <= 4.0
+    assert t["lobo"]["interpolated_ge_10ms"]["mape"] <= 3.4
+    assert t["lobo_solo"]["ge_10ms"]["mape"] <= 4.4 and t["lopo_solo"]["ge_10ms"]["mape"] <= 8.0
+    assert t["lobo"]["ge_10ms"]["mape"] < t["lobo_solo"]["ge_10ms"]["mape"]
+    assert t["lobo"]["ge_10ms"]["n"] == t["lobo_solo"]["ge_10ms"]["n"]
     assert t["lopo"]["all"]["mape"] <= 8.0
     assert 0 < t["prior"]["ge_10ms"]["mape"] <= 40.0
     assert t["two_profiles"]["ge_10ms"]["n"] > 0 and t["two_profiles"]["ge_10ms"]["mape"] <= 8.0

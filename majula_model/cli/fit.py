@@ -24,7 +24,8 @@ def _fmt(s: dict | None) -> str:
 
 def print_table(report: dict) -> None:
     """The human-readable table: MAPE/worst in %, each for all points and for points >= 10 ms."""
-    print("held-out latency error, MAPE/worst %  (all points | points >= 10 ms)")
+    print("held-out latency error, MAPE/worst %  (all points | points >= 10 ms); held out from the model, other "
+          "models' measurements kept")
     head = f"{'model':<13} {'gpu':<15} {'pts':>4} {'LOBO all':>11} {'LOBO>=10':>11} {'LOPO all':>11} " \
            f"{'LOPO>=10':>11} {'prior>=10':>11}"
     print(head)
@@ -40,6 +41,9 @@ def print_table(report: dict) -> None:
     print(f"LOBO >= 10 ms split: interpolated batches {_fmt(lobo['interpolated_ge_10ms']).strip()} "
           f"(n={lobo['interpolated_ge_10ms']['n']}), extrapolated (smallest/largest batch of a series) "
           f"{_fmt(lobo['extrapolated_ge_10ms']).strip()} (n={lobo['extrapolated_ge_10ms']['n']})")
+    solo = f"LOBO {_fmt(t['lobo_solo']['ge_10ms']).strip()}, LOPO {_fmt(t['lopo_solo']['ge_10ms']).strip()}"
+    print(f"without other models' measurements (no cross-model correction; as if the batch or profile had "
+          f"been measured for no model), >= 10 ms: {solo}")
     for kind in ("lobo", "lopo"):
         s = t[kind]["ge_10ms"]
         if not s["n"]:
