@@ -158,14 +158,9 @@ class Catalog:
 
 def load_catalog_file(path: str | Path) -> CatalogFile:
     """Read and validate a catalog JSON file."""
-    try:
-        raw = json.loads(Path(path).read_text())
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", file=str(path)) from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON: {e.msg} (line {e.lineno})", file=str(path)) from None
+    from .jsonfile import read_json
+
+    raw = read_json(path)
     try:  # strict JSON types, as for instance and calibration files (see ``loading.parse``)
         return CatalogFile.model_validate_json(json.dumps(raw), strict=True)
     except ValidationError as e:

@@ -15,25 +15,10 @@ from pydantic import BaseModel, ValidationError
 
 from .catalog import Catalog, default_catalog
 from .errors import InputError, format_loc, validation_reason
+from .jsonfile import read_json  # noqa: F401 - re-exported: commands read plan files with it
 from .schema import CalibrationFile, Instance, MeasurementRecord
 
 T = TypeVar("T", bound=BaseModel)
-
-
-def read_json(path: str | Path) -> Any:
-    """Parse a JSON file; InputError naming the file on any problem."""
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise InputError("file not found", file=str(path)) from None
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", file=str(path)) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})", file=str(path)) from None
 
 
 def parse(model: type[T], data: Any, file: str | None, prefix: str = "") -> T:

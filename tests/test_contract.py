@@ -151,6 +151,22 @@ def test_calibration_and_catalog_files_are_strict_too(tmp_path):
         default_catalog().extended(_write(tmp_path, {"gpus": [gpu]}, "cat.json"))
     assert e.value.field == "gpus[0].compute_slices" and "expected an integer, got a string" in e.value.reason
 
+def test_a_key_given_twice_is_an_error_not_the_last_one_wins(tmp_path):
+    """Python's json keeps the last of two equal keys; a file that says slo_ms twice is ambiguous input."""
+    text = json.dumps(BASE).replace('"slo_ms": ', '"slo_ms": 5, "slo_ms": ', 1)
+    p = tmp_path / "dup.json"
+    p.write_text(text)
+    with pytest.raises(InputError) as e:
+        load_instance(p)
+    assert e.value.file == str(p) and "'slo_ms' appears twice" in e.value.reason
+    cat = tmp_path / "cat.json"
+    cat.write_text('{"gpus": [], "gpus": []}')
+    with pytest.raises(InputError, match="'gpus' appears twice"):
+        default_catalog().extended(cat)
+    with pytest.raises(InputError, match="is a directory"):
+        load_instance(tmp_path)
+
+
 def test_duplicate_model_names(tmp_path):
     doc = _mutate("models", [BASE["models"][0], BASE["models"][0]])
     with pytest.raises(InputError, match="duplicate name 'm'"):
