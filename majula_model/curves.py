@@ -214,6 +214,7 @@ def records_hash(records: list[MeasurementRecord], gpu: GpuType) -> str:
 
 
 _CACHE: dict[str, CurveFit] = {}
+_CACHE_LIMIT = 1024
 
 
 def fit_curve(records: list[MeasurementRecord], gpu: GpuType) -> CurveFit:
@@ -231,6 +232,8 @@ def fit_curve(records: list[MeasurementRecord], gpu: GpuType) -> CurveFit:
         members = (("roofline", roof),) + tuple((name, fit_form(grid, name, roof)) for name in FORMS if name != "roofline")
         members = tuple((name, tuple(float(t) for t in theta)) for name, theta in members)
         err = np.abs(_mean_latency(members, grid) / grid.latency_ms - 1)
+        if len(_CACHE) >= _CACHE_LIMIT:  # content-keyed, never stale; bounded for long-lived processes
+            _CACHE.clear()
         _CACHE[key] = CurveFit(real[0].model, gpu.type, members[0][1], len(real), float(err.mean()), members)
     return _CACHE[key]
 
@@ -238,6 +241,9 @@ def fit_curve(records: list[MeasurementRecord], gpu: GpuType) -> CurveFit:
 def clear_cache() -> None:
     """Forget cached fits (tests; the hash key makes this unnecessary for correctness)."""
     _CACHE.clear()
+    from . import peers  # the cross-model residuals and weights are built from fits
+
+    peers.clear_cache()
 
 
 def _interp_residual(x: np.ndarray, r: np.ndarray, q: float) -> tuple[float, bool]:

@@ -27,7 +27,7 @@ import numpy as np
 
 from .catalog import Catalog
 from .curves import CurveFit, Grid, corrected_latency, fit_curve
-from .peers import Residuals, corrected_with_peers, residuals
+from .peers import Residuals, peer_correction, residuals
 from .schema import MeasurementRecord
 
 COARSE_MS = 10.0
@@ -85,7 +85,7 @@ def held_out(records: list[MeasurementRecord], gpu, by: str,
             continue
         fit = fit_curve(train, gpu)
         base, lab = corrected_latency(fit, grid.select(~test), grid.select(test))
-        pred = corrected_with_peers(fit, grid.select(~test), grid.select(test), list(peers))[0]
+        pred = base * np.exp(peer_correction(Residuals.of(fit, grid.select(~test)), list(peers), grid.select(test)))
         errors[test] = np.abs(pred / grid.latency_ms[test] - 1)
         solo[test] = np.abs(base / grid.latency_ms[test] - 1)
         for i, lb in zip(np.flatnonzero(test), lab):
@@ -93,9 +93,11 @@ def held_out(records: list[MeasurementRecord], gpu, by: str,
     return HeldOut(errors, grid.latency_ms, tuple(labels)), HeldOut(solo, grid.latency_ms, tuple(labels))
 
 
-def from_extreme_profiles(records: list[MeasurementRecord], gpu, peers: list[Residuals] = ()) -> HeldOut | None:
+def from_extreme_profiles(records: list[MeasurementRecord], gpu,
+                          peers: list[Residuals] = ()) -> tuple[HeldOut, HeldOut] | None:
     """Fit on the smallest and largest measured profiles only and predict all the others (MISO's question: how
-    few slices must be calibrated?), with the peers' correction. None with fewer than three profiles."""
+    few slices must be calibrated?): (with the peers' correction, without it). None with fewer than three
+    profiles."""
     grid = Grid.of(records, gpu)
     by_size = sorted({(s, r.profile) for s, r in zip(grid.sms, records)})
     if len(by_size) < 3:
@@ -103,8 +105,10 @@ def from_extreme_profiles(records: list[MeasurementRecord], gpu, peers: list[Res
     keep = {by_size[0][1], by_size[-1][1]}
     train = np.array([r.profile in keep for r in records])
     fit = fit_curve([r for r, t in zip(records, train) if t], gpu)
-    pred, labels = corrected_with_peers(fit, grid.select(train), grid.select(~train), list(peers))
-    return HeldOut(np.abs(pred / grid.latency_ms[~train] - 1), grid.latency_ms[~train], tuple(labels))
+    base, labels = corrected_latency(fit, grid.select(train), grid.select(~train))
+    pred = base * np.exp(peer_correction(Residuals.of(fit, grid.select(train)), list(peers), grid.select(~train)))
+    lat = grid.latency_ms[~train]
+    return HeldOut(np.abs(pred / lat - 1), lat, tuple(labels)), HeldOut(np.abs(base / lat - 1), lat, tuple(labels))
 
 
 def _prior_errors(records: list[MeasurementRecord], gpu) -> HeldOut | None:
@@ -143,16 +147,17 @@ def model_report(records: list[MeasurementRecord], gpu, peers: list[Residuals] =
     """The full error report of one model on one GPU type; ``peers``: the other models' residuals there."""
     lobo, lobo_solo = held_out(records, gpu, "batch", peers)
     lopo, lopo_solo = held_out(records, gpu, "profile", peers)
-    two = from_extreme_profiles(records, gpu, peers)
+    two, two_solo = from_extreme_profiles(records, gpu, peers) or (None, None)
     fit: CurveFit = fit_curve(records, gpu)
     n_profiles = len({r.profile for r in records})
     return {"model": records[0].model, "gpu": gpu.type, "points": len(records),
             "profiles": n_profiles, "fit_mape": round(fit.fit_mape * 100, 2),
             "lobo": _section(lobo, split_labels=True), "lopo": _section(lopo) if n_profiles > 1 else None,
             "lobo_solo": _section(lobo_solo), "lopo_solo": _section(lopo_solo) if n_profiles > 1 else None,
-            "two_profiles": _section(two), "prior": _section(_prior_errors(records, gpu)),
+            "two_profiles": _section(two), "two_profiles_solo": _section(two_solo),
+            "prior": _section(_prior_errors(records, gpu)),
             "_held": {"lobo": lobo, "lopo": lopo, "lobo_solo": lobo_solo, "lopo_solo": lopo_solo,
-                      "two_profiles": two}}
+                      "two_profiles": two, "two_profiles_solo": two_solo}}
 
 
 def pooled(reports: list[dict], kind: str, min_ms: float, label: str | None = None) -> ErrorStats:
@@ -172,7 +177,7 @@ def fit_report(records: list[MeasurementRecord], catalog: Catalog) -> dict:
                    if other[1] == key[1] and other != key] for key in by_group}
     reports = [model_report(recs, catalog.gpus[key[1]], peers[key]) for key, recs in by_group.items()]
     totals = {kind: {"all": asdict(pooled(reports, kind, 0.0)), "ge_10ms": asdict(pooled(reports, kind, COARSE_MS))}
-              for kind in ("lobo", "lopo", "lobo_solo", "lopo_solo", "two_profiles")}
+              for kind in ("lobo", "lopo", "lobo_solo", "lopo_solo", "two_profiles", "two_profiles_solo")}
     totals["lobo"]["interpolated_ge_10ms"] = asdict(pooled(reports, "lobo", COARSE_MS, "interpolated"))
     totals["lobo"]["extrapolated_ge_10ms"] = asdict(pooled(reports, "lobo", COARSE_MS, "predicted"))
     prior = [model_prior for model_prior in (_prior_errors(r_list, catalog.gpus[g]) for (_, g), r_list in

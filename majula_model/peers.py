@@ -49,8 +49,10 @@ SIGNIFICANT = 3.0
 between unrelated series (1/sqrt(n) over n shared points): unrelated models then get no weight at all, instead
 of many small weights whose mean is noise."""
 
-LineKey = tuple[float, float]
-"""What a line of points holds fixed: (SMs, processes) along batch, (processes, log2 batch) along profile size."""
+LineKey = tuple[float, ...]
+"""What a line of points holds fixed: (SMs, memory share, processes) along batch, i.e. one profile's series as
+``curves.corrected_latency`` has it (1g.10gb and 1g.20gb have equal SMs and are different series); (processes,
+log2 batch) along profile size."""
 
 AXES = ("batch", "profile")
 """The two directions a point is predicted along: batch sizes of a measured series, or profile sizes at the same
@@ -73,30 +75,33 @@ class Residuals:
     def of(fit: CurveFit, grid: Grid, key: str = "") -> "Residuals":
         res = np.log(grid.fit_ms / fit.latency(grid))
         sums: dict[str, dict[LineKey, dict[float, list[float]]]] = {axis: {} for axis in AXES}
-        for s, k, b, r in zip(grid.sms.tolist(), grid.processes.tolist(), grid.batch.tolist(), res.tolist()):
+        for s, m, k, b, r in zip(grid.sms.tolist(), grid.mem_share.tolist(), grid.processes.tolist(),
+                                 grid.batch.tolist(), res.tolist()):
             for axis in AXES:
-                where, x = line_of(axis, s, k, b)
+                where, x = line_of(axis, s, m, k, b)
                 sums[axis].setdefault(where, {}).setdefault(x, []).append(r)
         return Residuals({axis: {where: {x: sum(v) / len(v) for x, v in sorted(line.items())}
                                  for where, line in lines.items()} for axis, lines in sums.items()}, key)
 
 
-def line_of(axis: str, sms: float, processes: float, batch: float) -> tuple[LineKey, float]:
-    """The line a point lies on along ``axis``, and its coordinate there."""
+def line_of(axis: str, sms: float, mem_share: float, processes: float, batch: float) -> tuple[LineKey, float]:
+    """The line a point lies on along ``axis``, and its coordinate there. Along profile size the coordinate is
+    log SMs, as in ``curves.corrected_latency``: profiles with equal SMs share it (and are not told apart)."""
     if axis == "batch":
-        return (float(sms), float(processes)), math.log2(batch)
+        return (float(sms), float(mem_share), float(processes)), math.log2(batch)
     return (float(processes), math.log2(batch)), math.log(sms)
 
 
 def _deviations(line: Line | None, points: list[float], neighbours: list[float]) -> list[float]:
     """Deviation of a line's residual at each of ``points`` from what its residuals at the ``neighbours``
     coordinates say there (the point itself left out): interpolated between the nearest on both sides, the
-    nearest one outside them. NaN where the line lacks the point or every neighbour.
+    nearest one outside them (``neighbours`` in any order). NaN where the line lacks the point or every
+    neighbour.
 
     Plain Python on purpose: lines hold at most a dozen points, where numpy's per-call cost dominates."""
     if line is None:
         return [math.nan] * len(points)
-    have = [n for n in neighbours if n in line]
+    have = sorted(n for n in neighbours if n in line)
     out = []
     for x in points:
         if x not in line:
@@ -159,6 +164,8 @@ def _learn(target: Residuals, peers: list[Residuals], axis: str) -> _Learned | N
         return _LEARNED[cache_key]
     learned = _learn_uncached(target, peers, axis)
     if cacheable:
+        if len(_LEARNED) >= _CACHE_LIMIT:
+            _LEARNED.clear()
         _LEARNED[cache_key] = learned
     return learned
 
@@ -195,12 +202,12 @@ def peer_correction(target: Residuals, peers: list[Residuals], query: Grid) -> n
     learned: dict[str, _Learned | None] = {}
     for i in range(len(query.batch)):
         for axis in AXES:
-            key, x = line_of(axis, query.sms[i], query.processes[i], query.batch[i])
+            key, x = line_of(axis, query.sms[i], query.mem_share[i], query.processes[i], query.batch[i])
             line = target.lines[axis].get(key)
             if line is None:
                 continue
             if x in line:
-                break  # measured: nothing to correct
+                break  # measured (or, along profile size, a profile with the same SMs was): nothing to correct
             if axis not in learned:
                 learned[axis] = _learn(target, peers, axis)
             how = learned[axis]
@@ -212,6 +219,15 @@ def peer_correction(target: Residuals, peers: list[Residuals], query: Grid) -> n
 
 
 _CACHE: dict[str, Residuals] = {}
+_CACHE_LIMIT = 512
+"""Entries kept in each cache before it is emptied: keys are content hashes, so a result is never stale, but a
+long-lived process fed many calibrations must not grow without bound."""
+
+
+def clear_cache() -> None:
+    """Forget cached residuals and learned weights (tests; correctness never needs it)."""
+    _CACHE.clear()
+    _LEARNED.clear()
 
 
 def residuals(records: list[MeasurementRecord], gpu: GpuType) -> Residuals:
@@ -219,6 +235,8 @@ def residuals(records: list[MeasurementRecord], gpu: GpuType) -> Residuals:
     real = [r for r in records if not r.emulated and not r.colocated] or list(records)
     key = records_hash(real, gpu)
     if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.clear()
         _CACHE[key] = Residuals.of(fit_curve(real, gpu), Grid.of(real, gpu), key)
     return _CACHE[key]
 

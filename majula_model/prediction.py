@@ -128,7 +128,8 @@ def add_predictions(problem, points: dict) -> dict:
     measured (``capacity.all_points`` calls this when ``policy.use_predictions`` is true).
 
     For each model with measurements on a pool GPU type: batch sizes and process counts span what was measured
-    for the model there (processes capped by ``policy.max_processes``), and a predicted point is only offered
+    for the model there (processes capped by ``policy.max_processes``; batch sizes other models were measured at
+    on that type are added where they fall inside the model's range), and a predicted point is only offered
     where b x k does not exceed what was measured on a profile with no more memory (missing points in public
     data are often out-of-memory runs: never predict past them). For a pool GPU type the model was never
     measured on, analytic-prior points (``source: "prior"``, with the prior's memory estimate) where the model
@@ -144,8 +145,9 @@ def add_predictions(problem, points: dict) -> dict:
         for gpu in sorted(g for g in pool if g):
             own = [r for r in _solo(records, m.name, gpu, cat) if not r.emulated]
             if own:
+                others = {r.batch for r in records if cat.resolve(r.gpu) == gpu and not r.colocated}
                 rows = _predicted_for(own, cat.gpus[gpu], inst.policy.max_processes,
-                                      peers_on(records, m.name, cat.gpus[gpu], cat))
+                                      peers_on(records, m.name, cat.gpus[gpu], cat), others)
             else:
                 rows = _prior_for(records, m.name, cat.gpus[gpu], cat, inst.policy.max_processes)
             for profile, pts in rows.items():
@@ -155,9 +157,13 @@ def add_predictions(problem, points: dict) -> dict:
 
 
 def _predicted_for(records: list[MeasurementRecord], gpu: GpuType, max_processes: int | None,
-                   peers: list[Residuals] = ()) -> dict:
-    """Predicted (batch, processes, latency, label) per profile of ``gpu``, unmeasured points only."""
-    batches = sorted({r.batch for r in records})
+                   peers: list[Residuals] = (), other_batches: set[int] = frozenset()) -> dict:
+    """Predicted (batch, processes, latency, label) per profile of ``gpu``, unmeasured points only.
+
+    Batch sizes: the model's own, plus those other models were measured at on ``gpu`` that lie within the
+    model's measured range (interpolated, never extrapolated; the peers say most there)."""
+    own = {r.batch for r in records}
+    batches = sorted(own | {b for b in other_batches if min(own) < b < max(own)})
     kmax = max(r.processes for r in records)
     kmax = min(kmax, max_processes) if max_processes else kmax
     measured = {(r.profile, r.batch, r.processes) for r in records}

@@ -134,3 +134,38 @@ def test_a_correction_never_exceeds_the_targets_own_largest_deviation():
     own = max(abs(d) for line in mine.lines["batch"].values() for d in _deviations(line, list(line), list(line))
               if not np.isnan(d))
     assert np.all(corr > 0) and np.max(corr) == pytest.approx(own)
+
+
+def test_profiles_with_equal_sms_are_different_series():
+    """1g.10gb and 1g.20gb have the same SMs; a 1g.20gb point is not corrected along 1g.10gb's batch series."""
+    bump = {16: 1.25, 4: 1.30}
+    target = records("t", bump, noise_seed=1)
+    peers = [residuals(records(f"p{i}", bump, scale=1 + 0.3 * i, noise_seed=10 + i), GPU) for i in range(3)]
+    fit, train, _ = held_out_batch(target, 16)
+    q = Grid(np.array([16.0, 16.0]), np.array([2.0, 2.0]), np.array([14.0, 14.0]), np.array([1 / 8, 2 / 8]),
+             np.full(2, np.nan))  # 1g.10gb (measured at other batches), 1g.20gb (never measured)
+    corr = peer_correction(Residuals.of(fit, train), peers, q)
+    assert corr[0] > 0.05 and corr[1] == 0.0
+
+
+def test_deviation_does_not_depend_on_the_order_of_neighbours():
+    line = {0.0: 0.0, 1.0: 1.0, 2.0: 2.0, 3.0: 0.0}
+    assert _deviations(line, [1.0], [0.0, 2.0, 3.0]) == _deviations(line, [1.0], [3.0, 2.0, 0.0]) == [0.0]
+
+
+def test_planner_offers_batch_sizes_other_models_were_measured_at_inside_the_models_range():
+    from majula_model.capacity import measured_points
+    from majula_model.loading import problem_from_instance
+    from majula_model.prediction import add_predictions
+    from majula_model.schema import Instance
+
+    bump = {16: 1.25, 4: 1.30}
+    target = [r for r in records("t", bump, noise_seed=1) if r.batch not in (16, 64)]
+    peers = [r for i in range(3) for r in records(f"p{i}", bump, scale=1 + 0.3 * i, noise_seed=10 + i)]
+    inst = Instance(name="x", gpus=[{"type": GPU.type, "count": 1}], measurements=target + peers,
+                    models=[{"name": "t", "slo_ms": 1000.0, "demand_rps": 1.0}], policy={"use_predictions": True})
+    problem = problem_from_instance(inst)
+    pts = add_predictions(problem, measured_points(problem))[("t", GPU.type, "3g.40gb")]
+    offered = {(int(b), lb) for b, lb in zip(pts.batch, pts.source)}
+    assert (16, "interpolated") in offered  # peers measured it, inside t's range 1..32
+    assert not any(b == 64 for b, _ in offered)  # beyond t's largest batch: never extrapolated to

@@ -42,6 +42,8 @@ def print_table(report: dict) -> None:
           f"(n={lobo['interpolated_ge_10ms']['n']}), extrapolated (smallest/largest batch of a series) "
           f"{_fmt(lobo['extrapolated_ge_10ms']).strip()} (n={lobo['extrapolated_ge_10ms']['n']})")
     solo = f"LOBO {_fmt(t['lobo_solo']['ge_10ms']).strip()}, LOPO {_fmt(t['lopo_solo']['ge_10ms']).strip()}"
+    if t["two_profiles_solo"]["ge_10ms"]["n"]:
+        solo += f", smallest and largest profile only {_fmt(t['two_profiles_solo']['ge_10ms']).strip()}"
     print(f"without other models' measurements (no cross-model correction; as if the batch or profile had "
           f"been measured for no model), >= 10 ms: {solo}")
     for kind in ("lobo", "lopo"):
