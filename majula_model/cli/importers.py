@@ -34,7 +34,7 @@ def _write(cal: CalibrationFile, out: str, cat, source: str) -> None:
 
 
 def run_parvagpu(args: argparse.Namespace) -> int:
-    _write(read_parvagpu(args.dir, gpu=args.gpu), args.out, args.cat, args.dir)
+    _write(read_parvagpu(args.dir, gpu=args.gpu, catalog=args.cat), args.out, args.cat, args.dir)
     return 0
 
 

@@ -1,9 +1,14 @@
-"""Import the ParvaGPU profiling CSVs (one file per model, A100 80GB MIG slices).
+"""Import the ParvaGPU profiling CSVs (one file per model; the public files are A100 80GB MIG slices).
 
 Layout (see ../shared/data/parvagpu-a100-80gb/README.md): five columns, ``Mig instance``, ``Batch size``,
 ``Workload Number``, ``Throughput`` and ``Latency``; compute slices 1,2,3,4,7; ``Throughput`` is per process (the instance total is Throughput x Workload
 Number); ``Latency`` is seconds per batch rounded to 1 ms; a ``0,0`` row was not measured (or ran out of memory).
 The files are read at run time, never copied into this repository (their licence travels with them).
+
+The CSV names a slice by its compute slices only. On the A100 80GB, ParvaGPU's slices are 1g.10gb, 2g.20gb,
+3g.40gb, 4g.40gb and 7g.80gb: for each compute-slice count, the profile with the fewest memory slices. Files
+measured on another GPU type (``--gpu``) are read with the same rule on that type's catalog entry (A100 40GB:
+1g.5gb ... 7g.40gb; H100 NVL: 1g.12gb ...), so a count the type has no profile for is an error, not a guess.
 """
 
 from __future__ import annotations
@@ -12,17 +17,39 @@ import csv
 from datetime import date
 from pathlib import Path
 
+from ..catalog import Catalog, default_catalog
 from ..errors import InputError
 from ..schema import CalibrationFile, MeasurementRecord
 
 PARVAGPU_PROFILES = {1: "1g.10gb", 2: "2g.20gb", 3: "3g.40gb", 4: "4g.40gb", 7: "7g.80gb"}
-"""Compute slices of the CSV's ``Mig instance`` column -> A100-SXM4-80GB profile."""
+"""Compute slices of the CSV's ``Mig instance`` column -> A100-SXM4-80GB profile (``slice_profiles`` gives it
+for any GPU type; this is its value for the public files' GPU)."""
+
+
+def slice_profiles(gpu: str, catalog: Catalog | None = None) -> dict[int, str]:
+    """Compute slices -> the GPU type's plain profile with that many compute slices and the fewest memory slices.
+
+    InputError if the GPU type is unknown or has no MIG profiles."""
+    cat = catalog or default_catalog()
+    try:
+        gtype = cat.get(gpu)
+    except InputError as e:
+        raise InputError(e.reason, field="--gpu") from None
+    if not gtype.plain_profiles:
+        raise InputError(f"{gtype.type} has no MIG profiles; ParvaGPU files hold MIG slices", field="--gpu")
+    out: dict[int, tuple[int, str]] = {}
+    for p in gtype.plain_profiles:
+        if p.compute_slices not in out or p.memory_slices < out[p.compute_slices][0]:
+            out[p.compute_slices] = (p.memory_slices, p.name)
+    return {c: name for c, (_, name) in sorted(out.items())}
 
 _COLUMNS = ["Mig instance", "Batch size", "Workload Number", "Throughput", "Latency"]
 
 
-def read_parvagpu_csv(path: Path, model: str, gpu: str = "A100-SXM4-80GB") -> list[MeasurementRecord]:
+def read_parvagpu_csv(path: Path, model: str, gpu: str = "A100-SXM4-80GB",
+                      catalog: Catalog | None = None) -> list[MeasurementRecord]:
     """Records of one model's CSV; missing (0,0) rows are skipped."""
+    profiles = slice_profiles(gpu, catalog)
     out: list[MeasurementRecord] = []
     with open(path, newline="") as fh:
         reader = csv.DictReader(fh)
@@ -36,17 +63,18 @@ def read_parvagpu_csv(path: Path, model: str, gpu: str = "A100-SXM4-80GB") -> li
                 raise InputError("non-numeric value", file=str(path), field=f"line {line}") from None
             if tput <= 0 or lat_s <= 0:
                 continue
-            if slices not in PARVAGPU_PROFILES:
-                raise InputError(f"unknown Mig instance {slices} (expected 1,2,3,4,7)", file=str(path),
-                                 field=f"line {line}")
+            if slices not in profiles:
+                expected = ",".join(str(c) for c in profiles)
+                raise InputError(f"Mig instance {slices}: {gpu} has no profile with {slices} compute slices "
+                                 f"(expected one of {expected})", file=str(path), field=f"line {line}")
             out.append(MeasurementRecord(
-                model=model, gpu=gpu, profile=PARVAGPU_PROFILES[slices], batch=batch, processes=procs,
+                model=model, gpu=gpu, profile=profiles[slices], batch=batch, processes=procs,
                 latency_ms=round(lat_s * 1000.0, 6), throughput_rps=round(tput * procs, 6)))
     return out
 
 
 def read_parvagpu(directory: str | Path, gpu: str = "A100-SXM4-80GB",
-                  models: list[str] | None = None) -> CalibrationFile:
+                  models: list[str] | None = None, catalog: Catalog | None = None) -> CalibrationFile:
     """All ``*.csv`` files of a ParvaGPU ``prof_data`` folder (model name = file stem) as one calibration file."""
     root = Path(directory)
     if not root.is_dir():
@@ -56,7 +84,7 @@ def read_parvagpu(directory: str | Path, gpu: str = "A100-SXM4-80GB",
         files = [f for f in files if f.stem in set(models)]
     if not files:
         raise InputError("no ParvaGPU CSV files found", file=str(root))
-    records = [r for f in files for r in read_parvagpu_csv(f, f.stem, gpu)]
+    records = [r for f in files for r in read_parvagpu_csv(f, f.stem, gpu, catalog)]
     meta = {"source": "ParvaGPU (Lee et al., SC 2024) prof_data, MIT licence", "imported_from": str(root),
             "device": gpu, "date": date.today().isoformat(),
             "notes": "Latency rounded to 1 ms upstream; throughput_rps = per-process Throughput x Workload Number."}
