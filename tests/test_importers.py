@@ -76,7 +76,9 @@ def test_perf_analyzer_real_header_with_extra_columns(tmp_path):
                                         ("Concurrency,Inferences/Second,p50 latency,p90 latency,p99 latency\n"
                                          "1,x,1,1,1\n", "line 2"),
                                         ("Concurrency,Inferences/Second,p50 latency,p90 latency,p99 latency\n"
-                                         "1,5,1,1,\n", "missing value")])
+                                         "1,5,1,1,\n", "missing value"),
+                                        ("Concurrency,Inferences/Second,p50 latency,p90 latency,p99 latency\n"
+                                         "1.5,5,1,1,1\n", "positive whole number, got 1.5")])
 def test_perf_analyzer_errors(tmp_path, text, match):
     path = tmp_path / "pa.csv"
     path.write_text(text)

@@ -46,6 +46,10 @@ def read_rows(path: str | Path) -> list[dict[str, float]]:
                 raise InputError("non-numeric value", file=str(p), field=f"line {line}") from None
             if any(c not in rows[-1] for c in REQUIRED):
                 raise InputError("missing value", file=str(p), field=f"line {line}")
+            conc = rows[-1]["Concurrency"]
+            if conc != int(conc) or conc < 1:  # a count of requests in flight: 1.5 would be silently 1
+                raise InputError(f"Concurrency must be a positive whole number, got {clean['Concurrency']}",
+                                 file=str(p), field=f"line {line}")
     if not rows:
         raise InputError("no data rows", file=str(p))
     return rows
