@@ -196,7 +196,11 @@ def slo_problems(problem: Problem, table: dict[Key, Capacity] | None = None) -> 
         if m.name in served:
             continue
         best = best_latency(problem, m)
-        where = f"best measured latency {best[0]:g} ms ({best[1]})" if best else "no measurements"
+        mine = [s.file for s in problem.records if s.record.model == m.name]
+        prior = bool(mine) and set(mine) <= set(problem.prior_files)
+        where = ("no measurements" if not best else
+                 f"best latency {best[0]:g} ms ({best[1]}), predicted by the analytic prior, not measured" if prior
+                 else f"best measured latency {best[0]:g} ms ({best[1]})")
         if pol.arrivals == "smooth":
             rule = f"budget {pol.latency_budget_fraction:g} x {m.slo_ms:g} ms = {pol.latency_budget_fraction * m.slo_ms:g} ms"
         else:

@@ -93,3 +93,17 @@ def validation_reason(err: Mapping[str, Any]) -> str:
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {_json_kind(err.get('input'))}"
     return str(err.get("msg"))
+
+
+def require(module: str, extra: str, field: str) -> None:
+    """InputError (exit 2) naming the option and the pip extra when an optional dependency is missing.
+
+    Why: the plain ImportError would reach the catch-all and read as a bug in majula's input checks."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise InputError(f"needs {module}, which is not installed: pip install -e '.[{extra}]'", field=field)

@@ -7,6 +7,7 @@ assert on come from here. Catalog-dependent checks (GPU types, profiles) are don
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -61,6 +62,9 @@ class Problem:
     file: str | None
     catalog: Catalog
     records: tuple[SourcedRecord, ...] = field(default=())
+    prior_files: tuple[str, ...] = ()
+    """Calibration files whose ``meta.kind`` says they hold analytic-prior predictions, not measurements: every
+    figure built on them is a model's guess, and the commands say so (``notes``)."""
 
     @property
     def measurements(self) -> tuple[MeasurementRecord, ...]:
@@ -73,13 +77,44 @@ def problem_from_instance(instance: Instance, file: str | None = None, catalog: 
     catalog = catalog or default_catalog()
     base = base_dir if base_dir is not None else (Path(file).parent if file else Path.cwd())
     recs = [SourcedRecord(r, file or "(instance)", f"measurements[{i}]") for i, r in enumerate(instance.measurements)]
+    priors: list[str] = []
     for j, rel in enumerate(instance.calibration):
         path = base / rel
         if not path.exists():
             raise InputError(f"calibration file not found: {path}", file=file, field=f"calibration[{j}]")
+        if path.is_dir():
+            raise InputError(f"{path} is a directory, not a calibration file", file=file, field=f"calibration[{j}]")
         cal = load_calibration(path)
         recs += [SourcedRecord(r, str(path), f"measurements[{i}]") for i, r in enumerate(cal.measurements)]
-    return Problem(instance, file, catalog, tuple(recs))
+        if is_prior(cal):
+            priors.append(str(path))
+    return Problem(instance, file, catalog, tuple(recs), tuple(priors))
+
+
+def is_prior(cal: CalibrationFile) -> bool:
+    """True for a calibration file whose meta says its records are analytic-prior predictions."""
+    return bool(cal.meta) and "analytic-prior" in str(cal.meta.get("kind", ""))
+
+
+def notes(problem: Problem) -> list[str]:
+    """What a reader of any result from this problem must know about its inputs (printed by validate, solve and
+    simulate): results built on prior predictions, pool GPU types no record covers, and model sharing that the
+    plans do not do."""
+    out = []
+    if problem.prior_files:
+        out.append("numbers come from analytic-prior predictions, NOT measurements ("
+                   + ", ".join(os.path.normpath(f) for f in problem.prior_files) + "): use them to start, measure to plan")
+    covered = {problem.catalog.resolve(r.gpu) for r in problem.measurements}
+    for g in problem.instance.gpus:
+        gpu = problem.catalog.resolve(g.type)
+        if gpu not in covered:
+            out.append(f"pool {g.type} ({g.count} GPUs) has no measurements of any model: plans will not use it "
+                       f"unless policy.use_predictions gives it analytic-prior points")
+    k = problem.instance.policy.max_models_per_instance
+    if k > 1:
+        out.append(f"policy.max_models_per_instance = {k}, but plans place one model per instance (sharing needs "
+                   f"interference data; docs/placer.md)")
+    return out
 
 
 def load_instance(path: str | Path, catalog: Catalog | None = None) -> Problem:

@@ -73,8 +73,9 @@ def predict(source: CalibrationFile | Iterable[MeasurementRecord], model: str, g
 
 def _is_prior_file(source) -> bool:
     """True for a calibration file whose meta says its records are analytic-prior predictions."""
-    meta = source.meta if isinstance(source, CalibrationFile) else None
-    return bool(meta) and "analytic-prior" in str(meta.get("kind", ""))
+    from .loading import is_prior
+
+    return isinstance(source, CalibrationFile) and is_prior(source)
 
 
 def curve_points(records: list[MeasurementRecord], gpu: GpuType, profile: str, batches: list[int],

@@ -125,3 +125,29 @@ def test_user_catalog_cannot_silently_replace_a_builtin_type(capsys, tmp_path):
     p.write_text(json.dumps(doc))
     code, _, err = run(capsys, "--catalog", str(p), "gpus")
     assert code == 2 and "already in the catalog" in err
+
+
+def test_prior_data_and_uncovered_pools_are_said(capsys, tmp_path):
+    """A plan built on analytic-prior files says so (validate, solve, infeasible reasons); a pool GPU type no
+    record covers is named; a calibration entry that is a directory names the instance and the entry."""
+    import shutil
+
+    from conftest import ROOT
+
+    shutil.copy(ROOT / "calibration" / "prior-a100-sxm4-80gb.json", tmp_path / "prior.json")
+    doc = _mutate("calibration", ["prior.json"])
+    doc["measurements"] = []
+    doc["models"] = [{"name": "resnet50", "slo_ms": 100.0, "demand_rps": 10.0}]
+    doc["gpus"] = [{"type": "A100-SXM4-80GB", "count": 2}, {"type": "H100-SXM5-80GB", "count": 1}]
+    path = str(_write(tmp_path, doc))
+    code, out, _ = run(capsys, "validate", path)
+    assert code == 0 and "analytic-prior predictions, NOT measurements" in out and "prior.json" in out
+    assert "pool H100-SXM5-80GB (1 GPUs) has no measurements" in out
+    code, _, err = run(capsys, "solve", path)
+    assert code == 0 and "majula: note: numbers come from analytic-prior predictions" in err
+    doc["models"][0]["slo_ms"] = 1.0
+    code, _, err = run(capsys, "validate", str(_write(tmp_path, doc)))
+    assert code == 1 and "predicted by the analytic prior, not measured" in err
+    (tmp_path / "adir").mkdir()
+    code, _, err = run(capsys, "validate", str(_write(tmp_path, _mutate("calibration", ["adir"]))))
+    assert code == 2 and "calibration[0]" in err and "is a directory" in err

@@ -69,3 +69,36 @@ def test_time_limit_without_solution_exit_1(tmp_path, capsys):
     plan = Plan.model_validate_json(captured.out)
     assert plan.status == "no_solution" and plan.gpus == () and plan.objective.value is None
     assert "no plan" in captured.err
+
+
+def test_an_instance_name_with_a_newline_cannot_break_the_mig_parted_file(tmp_path, capsys):
+    mp = tmp_path / "mp.yaml"
+    path = _instance_file(tmp_path, name="a\nversion: v2\nfoo: [")
+    assert main(["solve", path, "--mig-parted", str(mp)]) == 0
+    doc = yaml.safe_load(mp.read_text())
+    assert doc["version"] == "v1" and "foo" not in doc
+
+
+def test_options_that_would_be_ignored_together_are_usage_errors(tmp_path, capsys):
+    path = _instance_file(tmp_path)
+    for extra in (["--sweep", "1,2", "--mig-parted", str(tmp_path / "x.yaml")], ["--sweep", "1", "--verify"],
+                  ["--sweep", "1", "--objective", "max_scale"], ["--baseline", "all", "--verify"],
+                  ["--baseline", "all", "--plot", str(tmp_path / "p.png")], ["--unbounded-pool"],
+                  ["--sweep", "1", "--baseline", "greedy"]):
+        assert main(["solve", path, *extra]) == 2, extra
+        assert "majula: error:" in capsys.readouterr().err
+    assert not (tmp_path / "x.yaml").exists()
+    mp = tmp_path / "ilp.yaml"
+    assert main(["solve", path, "--baseline", "all", "--mig-parted", str(mp)]) == 0
+    assert mp.exists() and "holds the ILP's plan" in capsys.readouterr().err
+
+
+def test_missing_plot_library_is_a_clear_usage_error(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    mp = tmp_path / "mp.yaml"
+    assert main(["solve", _instance_file(tmp_path), "--plot", str(tmp_path / "p.png"), "--mig-parted", str(mp)]) == 2
+    err = capsys.readouterr().err
+    assert "--plot: needs matplotlib" in err and "[plot]" in err and not mp.exists()

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
-from ..errors import InputError
+from ..errors import require
 from ..fit_report import fit_report, strip
-from ..loading import load_calibration
+from ..loading import is_prior, load_calibration
 from .importers import check_records
 
 
@@ -62,16 +63,16 @@ def print_table(report: dict) -> None:
 def run(args: argparse.Namespace) -> int:
     cal = load_calibration(args.calibration)
     check_records(cal, args.cat, args.calibration, fields=True)
+    if is_prior(cal):
+        print(f"majula: note: {args.calibration} holds analytic-prior predictions, not measurements: its errors measure "
+              f"the curve against the prior formula, not against a GPU", file=sys.stderr)
     report = fit_report(list(cal.measurements), args.cat)
     if args.plot:
         from ..fit_report import write_plots
 
-        try:
-            import matplotlib  # noqa: F401 - optional dependency, only for --plot
-        except ImportError:
-            raise InputError("matplotlib is not installed (pip install -e '.[plot]')", field="--plot") from None
+        require("matplotlib", "plot", "--plot")
         for path in write_plots(list(cal.measurements), args.cat, args.plot):
-            print(f"wrote {path}", file=__import__("sys").stderr)
+            print(f"wrote {path}", file=sys.stderr)
     if args.json:
         print(json.dumps(strip(report), indent=2))
     else:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
-from ..errors import InputError
-from ..loading import load_instance, parse, read_json
+from ..errors import InputError, require
+from ..loading import load_instance, notes, parse, read_json
 from ..schema import Plan
 from ..simulator import SimOptions, simulate
 from ..simulator.report import plot_cdfs, table
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.plot:
+        require("matplotlib", "plot", "--plot")
     problem = load_instance(args.instance, args.cat)
     plan = parse(Plan, read_json(args.plan), args.plan)
     if plan.instance != problem.instance.name:
@@ -20,6 +23,8 @@ def run(args: argparse.Namespace) -> int:
                          file=args.plan, field="instance")
     opts = SimOptions(load=args.load, duration_s=args.duration, seed=args.seed, trace=args.trace,
                       routing=args.routing, late=args.late, jitter=args.jitter, plan_file=args.plan)
+    for note in notes(problem):
+        print(f"majula: note: {note}", file=sys.stderr)
     res = simulate(problem, plan, opts)
     if args.plot:
         try:

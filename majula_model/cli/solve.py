@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import Infeasible, InputError
-from ..loading import load_instance
+from ..errors import Infeasible, InputError, require
+from ..loading import load_instance, notes
 from ..placer import BASELINES, baseline, count_gpus, solve, sweep
 from ..placer.formulation import OBJECTIVES
 from ..placer.migparted import to_mig_parted
@@ -34,6 +34,8 @@ def _compare(args: argparse.Namespace, problem) -> int:
     ilp = solve(problem, "min_gpus", time_limit=args.time_limit, solver=args.solver)
     if args.mig_parted and ilp.gpus:  # the ILP's plan is the one worth applying
         _write(args.mig_parted, to_mig_parted(ilp, problem.instance.gpus_per_node, args.cat), "--mig-parted")
+        print(f"majula: note: {args.mig_parted} holds the ILP's plan (the baselines are for comparison)",
+              file=sys.stderr)
     rows = {"ilp": {**_summary(problem, ilp), "status": ilp.status}}
     for name in BASELINES:
         try:
@@ -45,7 +47,9 @@ def _compare(args: argparse.Namespace, problem) -> int:
         return 0
     print(f"instance {problem.instance.name}: GPUs to serve every demand")
     for name, r in rows.items():
-        extra = f"  (+{r['gpus'] - rows['ilp']['gpus']} vs ilp)" if r["gpus"] is not None and name != "ilp" else ""
+        extra = ""
+        if r["gpus"] is not None and name != "ilp" and rows["ilp"]["gpus"] is not None:
+            extra = f"  ({r['gpus'] - rows['ilp']['gpus']:+d} GPUs, {r['cost'] - rows['ilp']['cost']:+.6g} cost vs ilp)"
         cost = "-" if r["cost"] is None else f"{r['cost']:.6g}"
         print(f"  {name:<12} {r['status']:<11} gpus {r['gpus']}  cost {cost}{extra}")
     return 0
@@ -96,12 +100,34 @@ def _sweep(args: argparse.Namespace, problem) -> int:
     return 0
 
 
+_ONE_PLAN_ONLY = (("--mig-parted", "mig_parted"), ("--verify", "verify"), ("--plot", "plot"))
+"""Options that act on one plan: meaningless with --sweep (many plans) or --baseline all (a comparison)."""
+
+
+def _check_combinations(args: argparse.Namespace) -> None:
+    """Exit 2 on options that would otherwise be silently ignored together."""
+    for mode, on in (("--sweep", bool(args.sweep)), ("--baseline all", args.baseline == "all")):
+        if not on:
+            continue
+        for flag, attr in _ONE_PLAN_ONLY:
+            if getattr(args, attr) and not (flag == "--mig-parted" and mode == "--baseline all"):
+                raise InputError(f"cannot combine {flag} with {mode} (it acts on one plan)", field=flag)
+        if args.objective:
+            raise InputError(f"cannot combine --objective with {mode} (it always answers min_gpus)",
+                             field="--objective")
+    if args.sweep and args.baseline:
+        raise InputError("cannot combine --sweep with --baseline", field="--baseline")
+    if args.unbounded_pool and not args.sweep:
+        raise InputError("only means something with --sweep", field="--unbounded-pool")
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_combinations(args)
+    if args.plot:
+        require("matplotlib", "plot", "--plot")  # before solving and writing anything else
     problem = load_instance(args.instance, args.cat)
-    if problem.instance.policy.max_models_per_instance > 1:
-        print(f"majula: note: policy.max_models_per_instance = {problem.instance.policy.max_models_per_instance}, "
-              f"but plans place one model per instance (sharing needs interference data; docs/placer.md)",
-              file=sys.stderr)
+    for note in notes(problem):
+        print(f"majula: note: {note}", file=sys.stderr)
     if args.time_limit is not None and not 0 < args.time_limit < float("inf"):
         raise InputError("must be positive", field="--time-limit")
     if not (0 < args.verify_load <= 100 and 0 < args.verify_duration <= 86_400):

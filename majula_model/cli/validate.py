@@ -6,7 +6,7 @@ import argparse
 
 from ..capacity import capacity_table, slo_problems
 from ..errors import Infeasible
-from ..loading import load_instance
+from ..loading import load_instance, notes
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,9 +18,8 @@ def run(args: argparse.Namespace) -> int:
     inst = problem.instance
     print(f"{args.instance}: ok: instance '{inst.name}', {len(inst.models)} models, "
           f"{sum(g.count for g in inst.gpus)} GPUs in {len(inst.gpus)} pool(s), {len(problem.records)} measurements")
-    if inst.policy.max_models_per_instance > 1:
-        print(f"  note: max_models_per_instance = {inst.policy.max_models_per_instance}; plans place one model per "
-              f"instance (docs/placer.md)")
+    for note in notes(problem):
+        print(f"  note: {note}")
     for m in inst.models:
         caps = sorted((c for c in table.values() if c.model == m.name), key=lambda c: -c.capacity_rps)
         best = caps[0]

@@ -16,6 +16,7 @@ comments sit where a reader expects them.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, defaultdict
 
@@ -62,7 +63,7 @@ def to_mig_parted(plan: Plan, gpus_per_node: int, catalog: Catalog) -> str:
     nodes = nodes_of(plan, gpus_per_node, catalog)
     skipped = [g.id for g in plan.gpus if not catalog.get(g.type).mig]
     lines = [
-        f"# mig-parted config written by majula solve for instance '{plan.instance}'",
+        f"# mig-parted config written by majula solve for instance {json.dumps(plan.instance)}",
         f"# objective {plan.objective.kind} = {plan.objective.value}, status {plan.status}, solver {plan.solver}",
         f"# one GPU type per node, up to {gpus_per_node} GPUs; NVML index = position in the node",
     ]

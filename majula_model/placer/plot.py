@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from ..errors import InputError
+from ..errors import InputError, require
 from ..schema import Plan
 
 
 def plot_plan(plan: Plan, path: str) -> None:
     """Grouped bars per model; the file type follows the extension (matplotlib, no display needed)."""
+    require("matplotlib", "plot", "--plot")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -73,7 +73,9 @@ def render(plan: Plan) -> str:
     for g in plan.gpus:
         types[g.type] += 1
     used = ", ".join(f"{n} x {t}" for t, n in types.items()) or "none"
-    lines = [f"instance {plan.instance}: {o.kind} = {o.value if o.value is None else f'{o.value:.6g}'} "
+    what = {"min_gpus": "min_gpus, cost of the GPUs used", "max_throughput": "max_throughput, rps served",
+            "max_scale": "max_scale, demand factor"}.get(o.kind, o.kind)
+    lines = [f"instance {plan.instance}: {what} = {o.value if o.value is None else f'{o.value:.6g}'} "
              f"(bound {o.bound if o.bound is None else f'{o.bound:.6g}'}, gap {gap}), status {plan.status}, "
              f"{plan.solver}, {plan.solve_seconds:.3f} s",
              f"GPUs used: {len(plan.gpus)} ({used})", "", "GPUs:"]

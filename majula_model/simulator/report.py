@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import require
 from .stats import SimResult
 
 
@@ -36,6 +37,7 @@ def table(res: SimResult) -> str:
 
 def plot_cdfs(res: SimResult, path: str | Path) -> None:
     """Latency CDF per model, with its SLO as a dashed line, written to ``path`` (format from the suffix)."""
+    require("matplotlib", "plot", "--plot")
     import matplotlib
 
     matplotlib.use("Agg")
