@@ -125,3 +125,14 @@ def test_calibration_with_an_unknown_profile_exits_2_naming_the_record(capsys, t
     extra = ["--model", "m", "--gpu", "A100-SXM4-80GB", "--profile", "3g.40gb", "--batch", "1"]
     code, _, err = run(capsys, command, path, *(extra if command == "predict" else []))
     assert code == 2 and f"{path}: measurements[0].profile: A100-SXM4-80GB has no profile '5g.9gb'" in err
+
+
+def test_predict_warns_on_far_extrapolation_and_fit_refuses_an_empty_file(capsys, cal_file, tmp_path):
+    code, out, err = run(capsys, "predict", cal_file, "--model", "m", "--gpu", "A100-SXM4-80GB", "--profile",
+                         "3g.40gb", "--batch", "24,64,65", "--json")
+    assert code == 0 and [r["source"] for r in json.loads(out)] == ["interpolated", "predicted", "predicted"]
+    assert "batch 65 lies more than 2x outside" in err and "64," not in err  # 64 = 2 x 32: still near
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"measurements": []}')
+    code, _, err = run(capsys, "fit", empty)
+    assert code == 2 and "no measurements to fit" in err

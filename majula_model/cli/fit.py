@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from ..errors import require
+from ..errors import InputError, require
 from ..fit_report import fit_report, strip
 from ..loading import is_prior, load_calibration
 from .importers import check_records
@@ -63,6 +63,8 @@ def print_table(report: dict) -> None:
 def run(args: argparse.Namespace) -> int:
     cal = load_calibration(args.calibration)
     check_records(cal, args.cat, args.calibration, fields=True)
+    if not cal.measurements:
+        raise InputError("no measurements to fit", file=args.calibration, field="measurements")
     if is_prior(cal):
         print(f"majula: note: {args.calibration} holds analytic-prior predictions, not measurements: its errors measure "
               f"the curve against the prior formula, not against a GPU", file=sys.stderr)

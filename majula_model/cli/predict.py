@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from ..errors import InputError
 from ..loading import load_calibration
@@ -32,6 +33,13 @@ def run(args: argparse.Namespace) -> int:
         rows = predict(cal, args.model, args.gpu, args.profile, batches, args.processes, args.cat)
     except InputError as e:
         raise InputError(e.reason, file=args.calibration, field=e.field) from None
+    measured = [r.batch for r in cal.measurements if r.model == args.model]
+    far = [r["batch"] for r in rows if r["source"] != "measured" and measured
+           and not min(measured) / 2 <= r["batch"] <= 2 * max(measured)]
+    if far:
+        print(f"majula: note: batch {', '.join(map(str, far))} lies more than 2x outside the batch sizes measured "
+              f"for {args.model} ({min(measured)}..{max(measured)}): an extrapolation, not to be planned on "
+              f"without measuring it (memory is not checked here)", file=sys.stderr)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
