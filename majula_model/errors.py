@@ -92,7 +92,11 @@ def validation_reason(err: Mapping[str, Any]) -> str:
         return "required field missing"
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {_json_kind(err.get('input'))}"
-    return str(err.get("msg"))
+    if kind == "too_short":
+        least = (err.get("ctx") or {}).get("min_length", 1)
+        return "must not be empty" if least == 1 else f"needs at least {least} items"
+    msg = str(err.get("msg"))
+    return msg.removeprefix("Value error, ") if kind == "value_error" else msg
 
 
 def require(module: str, extra: str, field: str) -> None:

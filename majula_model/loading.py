@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,6 +37,9 @@ def parse(model: type[T], data: Any, file: str | None, prefix: str = "") -> T:
         err = e.errors()[0]
         loc = format_loc(tuple(err["loc"]))
         reason = validation_reason(err)
+        inner = re.match(r"([A-Za-z_]+\[\d+\](?:\.[A-Za-z_]+)?): (.*)", reason)
+        if inner and loc == "(top level)":  # a model validator naming the element itself: use it as the field
+            loc, reason = inner.group(1), inner.group(2)
         field_name = f"{prefix}.{loc}" if prefix and loc != "(top level)" else (prefix or loc)
         raise InputError(reason, file=file, field=field_name) from None
 

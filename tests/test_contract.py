@@ -169,8 +169,15 @@ def test_a_key_given_twice_is_an_error_not_the_last_one_wins(tmp_path):
 
 def test_duplicate_model_names(tmp_path):
     doc = _mutate("models", [BASE["models"][0], BASE["models"][0]])
-    with pytest.raises(InputError, match="duplicate name 'm'"):
+    with pytest.raises(InputError, match="duplicate name 'm'") as e:
         load_instance(_write(tmp_path, doc))
+    assert e.value.field == "models[1]" and not e.value.reason.startswith("Value error")
+
+
+def test_empty_models_says_so_in_plain_words(tmp_path):
+    with pytest.raises(InputError) as e:
+        load_instance(_write(tmp_path, _mutate("models", [])))
+    assert (e.value.field, e.value.reason) == ("models", "must not be empty")
 
 
 def test_model_without_measurements_on_pool(tmp_path):
