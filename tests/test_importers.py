@@ -89,7 +89,7 @@ def test_perf_analyzer_errors(tmp_path, text, match):
 def test_parvagpu_slices_map_to_each_gpu_types_smallest_memory_profile(tmp_path):
     """Compute slices -> the profile with the fewest memory slices, per GPU type (the A100 80GB gives the public
     files' profiles); a count the type lacks is an error naming the line, an unknown or MIG-less type the --gpu."""
-    from majula_model.importers.parvagpu import PARVAGPU_PROFILES, slice_profiles
+    from majula_model.importers.parvagpu import _COLUMNS, PARVAGPU_PROFILES, slice_profiles
 
     assert slice_profiles("A100-SXM4-80GB") == PARVAGPU_PROFILES
     assert slice_profiles("A100-SXM4-40GB") == {1: "1g.5gb", 2: "2g.10gb", 3: "3g.20gb", 4: "4g.20gb", 7: "7g.40gb"}
@@ -97,8 +97,7 @@ def test_parvagpu_slices_map_to_each_gpu_types_smallest_memory_profile(tmp_path)
         1: "1g.6gb", 2: "2g.12gb", 4: "4g.24gb"}
     d = tmp_path / "pv"
     d.mkdir()
-    (d / "m.csv").write_text("Mig instance,Batch size,Workload Number,Throughput,Latency\n"
-                             "1,1,1,100,0.01\n3,1,1,200,0.005\n")
+    (d / "m.csv").write_text(",".join(_COLUMNS) + "\n1,1,1,100,0.01\n3,1,1,200,0.005\n")
     recs = read_parvagpu(d, gpu="A100-SXM4-40GB").measurements
     assert [(r.profile, r.gpu) for r in recs] == [("1g.5gb", "A100-SXM4-40GB"), ("3g.20gb", "A100-SXM4-40GB")]
     with pytest.raises(InputError) as e:
