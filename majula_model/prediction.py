@@ -16,6 +16,7 @@ import numpy as np
 from .catalog import FULL, Catalog, GpuType, default_catalog
 from .curves import Grid, corrected_latency, fit_curve, profile_memory_share, profile_sms
 from .errors import InputError
+from .loading import is_prior
 from .peers import Residuals, corrected_with_peers, peers_on, residuals
 from .schema import CalibrationFile, MeasurementRecord
 
@@ -60,7 +61,7 @@ def predict(source: CalibrationFile | Iterable[MeasurementRecord], model: str, g
         labels = ["prior"] * len(batches)
     else:
         lat, labels = curve_points(own, gtype, profile, batches, processes, peers_on(records, model, gtype, cat))
-    if _is_prior_file(source):
+    if isinstance(source, CalibrationFile) and is_prior(source):
         labels = ["prior"] * len(batches)  # a bundled prior file: its "measurements" are prior predictions
     measured_tput = _measured_throughput(own, profile, processes)
     out = []
@@ -69,13 +70,6 @@ def predict(source: CalibrationFile | Iterable[MeasurementRecord], model: str, g
         out.append({"batch": int(b), "latency_ms": round(float(l), 4),
                     "throughput_rps": round(float(tput if tput else processes * b * 1000.0 / l), 4), "source": s})
     return out
-
-
-def _is_prior_file(source) -> bool:
-    """True for a calibration file whose meta says its records are analytic-prior predictions."""
-    from .loading import is_prior
-
-    return isinstance(source, CalibrationFile) and is_prior(source)
 
 
 def curve_points(records: list[MeasurementRecord], gpu: GpuType, profile: str, batches: list[int],
@@ -142,13 +136,14 @@ def add_predictions(problem, points: dict) -> dict:
     cat, inst = problem.catalog, problem.instance
     pool = {cat.resolve(g.type) for g in inst.gpus}
     records = list(problem.measurements)
+    batches_on = {gpu: {r.batch for r in records if cat.resolve(r.gpu) == gpu and not r.colocated}
+                  for gpu in pool if gpu}  # every batch size measured on a type, by any model (once, not per model)
     for m in inst.models:
         for gpu in sorted(g for g in pool if g):
             own = [r for r in _solo(records, m.name, gpu, cat) if not r.emulated]
             if own:
-                others = {r.batch for r in records if cat.resolve(r.gpu) == gpu and not r.colocated}
                 rows = _predicted_for(own, cat.gpus[gpu], inst.policy.max_processes,
-                                      peers_on(records, m.name, cat.gpus[gpu], cat), others)
+                                      peers_on(records, m.name, cat.gpus[gpu], cat), batches_on[gpu])
             else:
                 rows = _prior_for(records, m.name, cat.gpus[gpu], cat, inst.policy.max_processes)
             for profile, pts in rows.items():
