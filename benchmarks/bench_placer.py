@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from machine import machine  # noqa: E402
-from majula_model.capacity import capacity_table  # noqa: E402
-from majula_model.importers import read_parvagpu  # noqa: E402
-from majula_model.loading import Problem, problem_from_instance  # noqa: E402
+from majula_model.perf.capacity import capacity_table  # noqa: E402
+from majula_model.problem.importers import read_parvagpu  # noqa: E402
+from majula_model.problem.loading import Problem, problem_from_instance  # noqa: E402
 from majula_model.placer import BASELINES, baseline, solve  # noqa: E402
 from majula_model.placer.formulation import build  # noqa: E402
 from majula_model.placer.solver import solve_formulation  # noqa: E402

@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from machine import machine  # noqa: E402
-from majula_model.capacity import capacity_table  # noqa: E402
-from majula_model.catalog import default_catalog  # noqa: E402
-from majula_model.importers import read_parvagpu  # noqa: E402
-from majula_model.loading import Problem, problem_from_instance  # noqa: E402
+from majula_model.perf.capacity import capacity_table  # noqa: E402
+from majula_model.hardware.catalog import default_catalog  # noqa: E402
+from majula_model.problem.importers import read_parvagpu  # noqa: E402
+from majula_model.problem.loading import Problem, problem_from_instance  # noqa: E402
 from majula_model.schema import Instance, Plan  # noqa: E402
 from majula_model.simulator import SimOptions, simulate  # noqa: E402
 
@@ -94,7 +94,7 @@ def main() -> int:
         print(f"public data not found at {DATA}", file=sys.stderr)
         return 2
     print(f"machine: {machine()}; date {time.strftime('%Y-%m-%d %H:%M %Z')}")
-    from majula_model.queueing import poisson_capacity
+    from majula_model.perf.queueing import poisson_capacity
 
     t = time.perf_counter()
     problem = build_problem(args.requests / args.duration)

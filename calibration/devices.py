@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from majula_model.catalog import Catalog, default_catalog
+from majula_model.hardware.catalog import Catalog, default_catalog
 from majula_model.errors import InputError
 
 MIG_ENABLED = 1  # NVML_DEVICE_MIG_ENABLE

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from majula_model.catalog import GpuType, Profile
+from majula_model.hardware.catalog import GpuType, Profile
 from majula_model.errors import InputError
 
 GREEN = "green_context"

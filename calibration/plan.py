@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from majula_model.catalog import FULL, Catalog
+from majula_model.hardware.catalog import FULL, Catalog
 from majula_model.errors import InputError
 
 from . import emulation

@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from majula_model.catalog import Catalog, default_catalog
+from majula_model.hardware.catalog import Catalog, default_catalog
 from majula_model.errors import InputError
-from majula_model.loading import parse
+from majula_model.problem.loading import parse
 from majula_model.schema import CalibrationFile
 
 from . import emulation, plan

@@ -11,12 +11,12 @@ The public API in one import::
     check = verify(problem, plan, load=0.9)   # simulated SLO attainment per model
 """
 
-from .catalog import FULL, Catalog, GpuType, Profile, default_catalog
+from .hardware.catalog import FULL, Catalog, GpuType, Profile, default_catalog
 from .errors import Infeasible, InputError, MajulaError
-from .geometry import GeometryInfo, geometries, layout_problem, place
-from .loading import Problem, load_calibration, load_instance, problem_from_instance
+from .hardware.geometry import GeometryInfo, geometries, layout_problem, place
+from .problem.loading import Problem, load_calibration, load_instance, problem_from_instance
 from .placer import baseline, gpus_needed, solve, sweep
-from .prediction import predict
+from .perf.prediction import predict
 from .schema import CalibrationFile, Instance, MeasurementRecord, Plan
 from .simulator import simulate, verify
 

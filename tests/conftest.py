@@ -27,6 +27,6 @@ def parvagpu_dir() -> Path:
 @pytest.fixture(scope="session")
 def parvagpu_calibration(parvagpu_dir):
     """All ParvaGPU measurements as a CalibrationFile."""
-    from majula_model.importers import read_parvagpu
+    from majula_model.problem.importers import read_parvagpu
 
     return read_parvagpu(parvagpu_dir)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from majula_model.cli import main
-from majula_model.loading import load_calibration
+from majula_model.problem.loading import load_calibration
 from majula_model.schema import CalibrationFile
 
 import calibration.sweep as sweep_mod

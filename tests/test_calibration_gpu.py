@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from majula_model.errors import InputError
-from majula_model.loading import load_calibration
+from majula_model.problem.loading import load_calibration
 
 from calibration import devices, emulation, runner
 from calibration.plan import Point, Settings, Target

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, strategies as st
 
-from majula_model.capacity import best_capacity, capacity_table, points_from_records
-from majula_model.loading import problem_from_instance
+from majula_model.perf.capacity import best_capacity, capacity_table, points_from_records
+from majula_model.problem.loading import problem_from_instance
 from majula_model.schema import Instance, MeasurementRecord, Policy
 
 KEY = ("m", "A100-SXM4-80GB", "3g.40gb")

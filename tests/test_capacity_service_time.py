@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from majula_model.capacity import capacity_table
-from majula_model.loading import problem_from_instance
+from majula_model.perf.capacity import capacity_table
+from majula_model.problem.loading import problem_from_instance
 from majula_model.schema import Instance, MeasurementRecord
 
 

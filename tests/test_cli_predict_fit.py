@@ -7,7 +7,7 @@ import json
 import pytest
 
 from majula_model.cli import main
-from majula_model.importers import write_perf_analyzer_csv
+from majula_model.problem.importers import write_perf_analyzer_csv
 from majula_model.schema import CalibrationFile, MeasurementRecord
 
 
@@ -92,8 +92,8 @@ def test_import_parvagpu_cli(capsys, parvagpu_dir, tmp_path):
     assert code == 0 and "1747 measurements" in stdout
     data = json.loads(out.read_text())
     assert len(data["measurements"]) == 1747 and "MIT" in data["meta"]["source"]
-    from majula_model.importers import read_parvagpu
-    from majula_model.loading import load_calibration
+    from majula_model.problem.importers import read_parvagpu
+    from majula_model.problem.loading import load_calibration
 
     assert load_calibration(out).measurements == read_parvagpu(parvagpu_dir).measurements  # file round trip
     code, _, err = run(capsys, "import", "parvagpu", tmp_path / "missing", "--out", out)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from majula_model import default_catalog
-from majula_model.curves import (FORMS, Grid, corrected_latency, curve_latency, fit_curve, records_hash,
+from majula_model.perf.curves import (FORMS, Grid, corrected_latency, curve_latency, fit_curve, records_hash,
                                  series_outlier, unrounded_latency)
-from majula_model.fit_report import fit_report
+from majula_model.perf.fit_report import fit_report
 from majula_model.schema import MeasurementRecord
 
 GPU = default_catalog().get("A100-SXM4-80GB")

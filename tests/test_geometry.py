@@ -1,7 +1,7 @@
 """Geometry enumeration and layout validity (issue 2), checked against a brute force written here.
 
 The brute force enumerates *all* subsets of placements with numpy bit tricks, so the expected geometry sets come
-from a different computation than the depth-first search in ``majula_model.geometry``.
+from a different computation than the depth-first search in ``majula_model.hardware.geometry``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from majula_model import default_catalog, geometries, layout_problem, place
-from majula_model.catalog import GpuType
+from majula_model.hardware.catalog import GpuType
 
 CAT = default_catalog()
 TYPES = [g.type for g in CAT]

@@ -7,8 +7,8 @@ import csv
 import pytest
 
 from majula_model import InputError
-from majula_model.importers import read_parvagpu, read_perf_analyzer, write_parvagpu_csv, write_perf_analyzer_csv
-from majula_model.importers.parvagpu import read_parvagpu_csv
+from majula_model.problem.importers import read_parvagpu, read_perf_analyzer, write_parvagpu_csv, write_perf_analyzer_csv
+from majula_model.problem.importers.parvagpu import read_parvagpu_csv
 
 
 def _rows(path):
@@ -89,7 +89,7 @@ def test_perf_analyzer_errors(tmp_path, text, match):
 def test_parvagpu_slices_map_to_each_gpu_types_smallest_memory_profile(tmp_path):
     """Compute slices -> the profile with the fewest memory slices, per GPU type (the A100 80GB gives the public
     files' profiles); a count the type lacks is an error naming the line, an unknown or MIG-less type the --gpu."""
-    from majula_model.importers.parvagpu import _COLUMNS, PARVAGPU_PROFILES, slice_profiles
+    from majula_model.problem.importers.parvagpu import _COLUMNS, PARVAGPU_PROFILES, slice_profiles
 
     assert slice_profiles("A100-SXM4-80GB") == PARVAGPU_PROFILES
     assert slice_profiles("A100-SXM4-40GB") == {1: "1g.5gb", 2: "2g.10gb", 3: "3g.20gb", 4: "4g.20gb", 7: "7g.40gb"}

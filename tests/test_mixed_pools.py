@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from majula_model import load_instance, solve
-from majula_model.placer.migparted import nodes_of, to_mig_parted
+from majula_model.outputs.migparted import nodes_of, to_mig_parted
 
 from conftest import ROOT
 

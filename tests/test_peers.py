@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from majula_model import default_catalog
-from majula_model.curves import Grid, corrected_latency, fit_curve, records_hash
-from majula_model.peers import Residuals, _deviations, corrected_with_peers, peer_correction, peers_on, residuals
-from majula_model.prediction import predict
+from majula_model.perf.curves import Grid, corrected_latency, fit_curve, records_hash
+from majula_model.perf.peers import Residuals, _deviations, corrected_with_peers, peer_correction, peers_on, residuals
+from majula_model.perf.prediction import predict
 from majula_model.schema import MeasurementRecord
 
 GPU = default_catalog().get("A100-SXM4-80GB")
@@ -154,9 +154,9 @@ def test_deviation_does_not_depend_on_the_order_of_neighbours():
 
 
 def test_planner_offers_batch_sizes_other_models_were_measured_at_inside_the_models_range():
-    from majula_model.capacity import measured_points
-    from majula_model.loading import problem_from_instance
-    from majula_model.prediction import add_predictions
+    from majula_model.perf.capacity import measured_points
+    from majula_model.problem.loading import problem_from_instance
+    from majula_model.perf.prediction import add_predictions
     from majula_model.schema import Instance
 
     bump = {16: 1.25, 4: 1.30}

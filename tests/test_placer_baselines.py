@@ -7,7 +7,7 @@ from golden.cases import A100, golden_problem, problem, rec, two_models
 from test_placer_decode import check_plan
 
 from majula_model.errors import Infeasible, InputError
-from majula_model.loading import problem_from_instance
+from majula_model.problem.loading import problem_from_instance
 from majula_model.placer import BASELINES, baseline, solve
 from majula_model.schema import Instance
 
@@ -36,7 +36,7 @@ def test_greedy_remainder_uses_smallest_covering_segment():
 def test_homogeneous_single_geometry():
     from collections import Counter
 
-    from majula_model.geometry import place
+    from majula_model.hardware.geometry import place
 
     p = golden_problem()
     plan = baseline(p, "homogeneous")

@@ -7,9 +7,9 @@ from collections import Counter, defaultdict
 import pytest
 from golden.cases import golden_problem
 
-from majula_model.catalog import FULL
-from majula_model.geometry import layout_problem
-from majula_model.loading import problem_from_instance
+from majula_model.hardware.catalog import FULL
+from majula_model.hardware.geometry import layout_problem
+from majula_model.problem.loading import problem_from_instance
 from majula_model.placer import solve
 from majula_model.schema import Instance, Plan
 

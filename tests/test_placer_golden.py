@@ -12,9 +12,9 @@ import yaml
 from golden.cases import A100, golden_problem, problem, rec
 from golden.regen import outputs
 
-from majula_model.geometry import place
+from majula_model.hardware.geometry import place
 from majula_model.placer import solve
-from majula_model.placer.migparted import to_mig_parted
+from majula_model.outputs.migparted import to_mig_parted
 
 HERE = Path(__file__).resolve().parent / "golden"
 ENTRY_KEYS = {"devices", "mig-enabled", "mig-devices", "device-filter"}

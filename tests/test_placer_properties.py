@@ -12,9 +12,9 @@ import importlib.util
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from majula_model import loading
+from majula_model.problem import loading
 from majula_model.errors import Infeasible
-from majula_model.loading import Problem
+from majula_model.problem.loading import Problem
 from reference.greedy import greedy_cost
 from reference.instances import parvagpu, synthetic
 from reference.plan_check import at_most, check_plan

@@ -134,7 +134,7 @@ def test_max_scale_is_proven_by_an_infeasible_cover():
     """max_scale optimal = an incumbent a0 whose factor is recomputed from its counts, and a cover ILP asking
     every model for a0 (1 + step) x demand that the solver proves infeasible (placer/scale.py). The plan carries
     that bound; a cover at the plan's own value is feasible (the plan itself), one at the bound is not."""
-    from majula_model.capacity import capacity_table
+    from majula_model.perf.capacity import capacity_table
     from majula_model.placer.formulation import build_pools
     from majula_model.placer.scale import _cover, factor
     from majula_model.placer.solver import run_once

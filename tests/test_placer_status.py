@@ -49,7 +49,7 @@ def _hard():
 
 @pytest.mark.parametrize("solver", ["highs", "cbc"])
 def test_real_time_limits(solver):
-    from majula_model.capacity import capacity_table
+    from majula_model.perf.capacity import capacity_table
 
     p = _hard()
     none = solve_formulation(build(p, "max_scale", capacity_table(p)), solver, 1e-6, phase2=False)

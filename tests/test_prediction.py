@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from majula_model import InputError
-from majula_model.prediction import predict
+from majula_model.perf.prediction import predict
 from majula_model.schema import MeasurementRecord
 
 
@@ -70,7 +70,7 @@ def test_prior_for_a_gpu_type_the_model_never_ran_on():
 def test_bundled_prior_file_is_labelled_prior():
     from pathlib import Path
 
-    from majula_model.loading import load_calibration
+    from majula_model.problem.loading import load_calibration
 
     cal = load_calibration(Path(__file__).resolve().parents[1] / "calibration" / "prior-a100-sxm4-80gb.json")
     rows = predict(cal, "resnet50", "A100-SXM4-80GB", "3g.40gb", [1, 3])
@@ -78,9 +78,9 @@ def test_bundled_prior_file_is_labelled_prior():
 
 
 def test_add_predictions_never_predicts_past_measured_memory():
-    from majula_model.capacity import measured_points
-    from majula_model.loading import problem_from_instance
-    from majula_model.prediction import add_predictions
+    from majula_model.perf.capacity import measured_points
+    from majula_model.problem.loading import problem_from_instance
+    from majula_model.perf.prediction import add_predictions
     from majula_model.schema import Instance
 
     # 1g.10gb ran up to b*k = 8, 7g.80gb up to 64: a 1g.20gb (20 GB) may not be offered more than 8, 4g.40gb
@@ -101,8 +101,8 @@ def test_add_predictions_never_predicts_past_measured_memory():
 
 
 def test_add_predictions_uses_the_prior_on_an_unmeasured_pool_gpu_type():
-    from majula_model.capacity import capacity_table
-    from majula_model.loading import problem_from_instance
+    from majula_model.perf.capacity import capacity_table
+    from majula_model.problem.loading import problem_from_instance
     from majula_model.schema import Instance
 
     recs = [rec(model="resnet50", profile="7g.80gb", batch=b, latency=5.0 + 0.4 * b) for b in (1, 8, 32)]

@@ -7,9 +7,9 @@ import json
 import numpy as np
 
 from majula_model import default_catalog
-from majula_model.catalog import FULL
-from majula_model.prior import load_costs, prior_latency, prior_memory_gb
-from majula_model.prior_files import PRIOR_GPUS, prior_records
+from majula_model.hardware.catalog import FULL
+from majula_model.perf.prior import load_costs, prior_latency, prior_memory_gb
+from majula_model.perf.prior_files import PRIOR_GPUS, prior_records
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,8 +64,8 @@ def test_bundled_prior_files_match_their_generator():
 
 
 def test_bundled_instances_stand_alone():
-    from majula_model.capacity import capacity_table, slo_problems
-    from majula_model.loading import load_instance
+    from majula_model.perf.capacity import capacity_table, slo_problems
+    from majula_model.problem.loading import load_instance
 
     for name in ("default", "vision-nlp", "large"):
         problem = load_instance(ROOT / "instances" / f"{name}.json")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from majula_model.queueing import poisson_capacity
+from majula_model.perf.queueing import poisson_capacity
 from majula_model.simulator import simulate_queue
 
 

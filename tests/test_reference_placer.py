@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from majula_model import schema
-from majula_model.catalog import default_catalog
+from majula_model.hardware.catalog import default_catalog
 from majula_model.errors import Infeasible
 from reference.brute_force import brute_force
 from reference.capacity_ref import capacity_table

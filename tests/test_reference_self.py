@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from majula_model import schema
-from majula_model.catalog import FULL, default_catalog
+from majula_model.hardware.catalog import FULL, default_catalog
 from reference.brute_force import brute_force, naive
 from reference.capacity_ref import capacity_table
 from reference.instances import build, parvagpu, synthetic

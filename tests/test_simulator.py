@@ -11,7 +11,7 @@ from test_simulator_support import GPU, plan, problem, record
 
 from majula_model.cli import main
 from majula_model.errors import InputError
-from majula_model.queueing import poisson_capacity
+from majula_model.perf.queueing import poisson_capacity
 from majula_model.simulator import SimOptions, simulate
 
 # Two models with a latency-vs-batch curve each (p50 known for jitter); SLOs of 3-5 full-batch latencies.

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from majula_model.catalog import default_catalog
-from majula_model.loading import problem_from_instance
+from majula_model.hardware.catalog import default_catalog
+from majula_model.problem.loading import problem_from_instance
 from majula_model.schema import Instance
 from majula_model.simulator import SimOptions, simulate, verify
 

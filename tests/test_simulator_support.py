@@ -5,8 +5,8 @@ Not a test module of its own (no tests here); named so that it belongs to the si
 
 from __future__ import annotations
 
-from majula_model.catalog import default_catalog
-from majula_model.loading import Problem, problem_from_instance
+from majula_model.hardware.catalog import default_catalog
+from majula_model.problem.loading import Problem, problem_from_instance
 from majula_model.schema import Instance, MeasurementRecord, Plan
 
 GPU = "A100-SXM4-80GB"

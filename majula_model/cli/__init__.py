@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        from ..catalog import default_catalog
+        from ..hardware.catalog import default_catalog
 
         args.cat = default_catalog().extended(args.catalog) if args.catalog else default_catalog()
         return int(args.func(args) or 0)

@@ -12,8 +12,8 @@ import json
 import sys
 
 from ..errors import InputError, require
-from ..fit_report import fit_report, strip
-from ..loading import is_prior, load_calibration
+from ..perf.fit_report import fit_report, strip
+from ..problem.loading import is_prior, load_calibration
 from .importers import check_records
 
 
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
               f"the curve against the prior formula, not against a GPU", file=sys.stderr)
     report = fit_report(list(cal.measurements), args.cat)
     if args.plot:
-        from ..fit_report import write_plots
+        from ..perf.fit_report import write_plots
 
         require("matplotlib", "plot", "--plot")
         for path in write_plots(list(cal.measurements), args.cat, args.plot):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..catalog import Catalog
-from ..geometry import geometries
+from ..hardware.catalog import Catalog
+from ..hardware.geometry import geometries
 
 
 def gpus_document(cat: Catalog) -> dict:

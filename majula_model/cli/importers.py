@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from ..errors import InputError
-from ..importers import read_parvagpu, read_perf_analyzer
+from ..problem.importers import read_parvagpu, read_perf_analyzer
 from ..schema import CalibrationFile
 
 

@@ -12,8 +12,8 @@ import json
 import sys
 
 from ..errors import InputError
-from ..loading import load_calibration
-from ..prediction import predict
+from ..problem.loading import load_calibration
+from ..perf.prediction import predict
 from .importers import check_records
 from .lists import numbers
 

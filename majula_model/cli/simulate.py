@@ -7,10 +7,10 @@ import json
 import sys
 
 from ..errors import InputError, require
-from ..loading import load_instance, notes, parse, read_json
+from ..problem.loading import load_instance, notes, parse, read_json
 from ..schema import Plan
 from ..simulator import SimOptions, simulate
-from ..simulator.report import plot_cdfs, table
+from ..outputs.sim_report import plot_cdfs, table
 
 
 def run(args: argparse.Namespace) -> int:

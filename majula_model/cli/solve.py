@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 from ..errors import Infeasible, InputError, require
-from ..loading import load_instance, notes
+from ..problem.loading import load_instance, notes
 from ..placer import BASELINES, baseline, count_gpus, solve, sweep
 from ..placer.formulation import OBJECTIVES
-from ..placer.migparted import to_mig_parted
-from ..placer.report import render
+from ..outputs.migparted import to_mig_parted
+from ..outputs.plan_table import render
 from ..placer.solver import SOLVERS
 from .lists import numbers
 
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     if args.mig_parted and plan.gpus:
         _write(args.mig_parted, to_mig_parted(plan, problem.instance.gpus_per_node, args.cat), "--mig-parted")
     if args.plot:
-        from ..placer.plot import plot_plan
+        from ..outputs.plan_plot import plot_plan
 
         plot_plan(plan, args.plot)
     print(plan.model_dump_json(indent=2) if args.json else render(plan), end="\n" if args.json else "")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..capacity import capacity_table, slo_problems
+from ..perf.capacity import capacity_table, slo_problems
 from ..errors import Infeasible
-from ..loading import load_instance, notes
+from ..problem.loading import load_instance, notes
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,9 +23,9 @@ from collections import Counter
 from dataclasses import replace
 from typing import NamedTuple
 
-from ..capacity import Capacity, Key, capacity_table, slo_problems
+from ..perf.capacity import Capacity, Key, capacity_table, slo_problems
 from ..errors import Infeasible, InputError
-from ..loading import Problem
+from ..problem.loading import Problem
 from ..schema import Plan
 from . import baselines as _baselines
 from .decode import assign, empty_plan, make_plan

@@ -18,11 +18,11 @@ import math
 from collections import defaultdict
 from functools import lru_cache
 
-from ..capacity import Capacity, Key
-from ..catalog import FULL, GpuType
+from ..perf.capacity import Capacity, Key
+from ..hardware.catalog import FULL, GpuType
 from ..errors import Infeasible
-from ..geometry import Geometry, canonical, geometries, place
-from ..loading import Problem
+from ..hardware.geometry import Geometry, canonical, geometries, place
+from ..problem.loading import Problem
 from .decode import GpuAssignment
 from .formulation import build, build_pools, safe
 

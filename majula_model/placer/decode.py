@@ -16,10 +16,10 @@ import math
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
-from ..capacity import Capacity, Key
-from ..catalog import FULL, GpuType
-from ..geometry import Geometry, canonical, place
-from ..loading import Problem
+from ..perf.capacity import Capacity, Key
+from ..hardware.catalog import FULL, GpuType
+from ..hardware.geometry import Geometry, canonical, place
+from ..problem.loading import Problem
 from ..schema import Plan, PlanGpu, PlanInstance, PlanModel, PlanModelRun, PlanObjective
 from .formulation import Pool
 from .status import relative_gap

@@ -54,10 +54,10 @@ from dataclasses import dataclass, field
 
 import pulp
 
-from ..capacity import Capacity, Key
-from ..catalog import FULL, GpuType
-from ..geometry import Geometry, geometries
-from ..loading import Problem
+from ..perf.capacity import Capacity, Key
+from ..hardware.catalog import FULL, GpuType
+from ..hardware.geometry import Geometry, geometries
+from ..problem.loading import Problem
 
 OBJECTIVES = ("max_throughput", "max_scale", "min_gpus")
 

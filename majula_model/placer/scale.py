@@ -32,8 +32,8 @@ from __future__ import annotations
 import math
 import time
 
-from ..capacity import Capacity, Key
-from ..loading import Problem
+from ..perf.capacity import Capacity, Key
+from ..problem.loading import Problem
 from .formulation import Formulation, Pool, build, build_cover
 from .solver import PHASE2_SECONDS, Outcome, counts, run_once, solve_formulation
 

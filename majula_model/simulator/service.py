@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..capacity import measured_points
-from ..catalog import FULL, GpuType
-from ..geometry import layout_problem
+from ..perf.capacity import measured_points
+from ..hardware.catalog import FULL, GpuType
+from ..hardware.geometry import layout_problem
 from ..errors import InputError
-from ..loading import Problem
+from ..problem.loading import Problem
 from ..schema import MeasurementRecord, Plan, PlanGpu
 
 Z99 = 2.3263478740408408

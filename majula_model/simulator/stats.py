@@ -9,15 +9,12 @@ SLO, dropped ones counting as misses (None when a model got no requests); p50/p9
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from ..schema import ModelDemand, Plan
 
-if TYPE_CHECKING:
-    from .run import SimOptions
-    from .service import Run
+from .options import SimOptions
+from .service import Run
 
 
 @dataclass(frozen=True)
@@ -62,7 +59,7 @@ class InstanceStats:
 @dataclass(frozen=True)
 class SimResult:
     instance: str
-    options: "SimOptions"
+    options: SimOptions
     duration_s: float
     models: list[ModelStats]
     instances: list[InstanceStats]
@@ -99,7 +96,7 @@ def model_stats(model: ModelDemand, arrivals: np.ndarray, latencies: list[np.nda
                       None if pct[1] is None else float(pct[1]), served)
 
 
-def instance_stats(run: "Run", figures: tuple[int, float, int], duration_s: float) -> InstanceStats:
+def instance_stats(run: Run, figures: tuple[int, float, int], duration_s: float) -> InstanceStats:
     """Utilisation = busy server time / (processes x duration)."""
     n, busy_ms, batches = figures
     return InstanceStats(run.gpu_id, run.gpu_type, run.profile, run.start, run.model, run.batch, run.processes,

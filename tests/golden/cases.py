@@ -6,7 +6,7 @@ here is copied from ../shared/data.
 
 from __future__ import annotations
 
-from majula_model.loading import Problem, problem_from_instance
+from majula_model.problem.loading import Problem, problem_from_instance
 from majula_model.schema import Instance
 
 A100 = "A100-SXM4-80GB"

@@ -14,10 +14,10 @@ sys.path.insert(0, str(HERE.parent))
 
 from golden.cases import golden_problem  # noqa: E402
 
-from majula_model.capacity import capacity_table  # noqa: E402
+from majula_model.perf.capacity import capacity_table  # noqa: E402
 from majula_model.placer import solve  # noqa: E402
 from majula_model.placer.formulation import build  # noqa: E402
-from majula_model.placer.migparted import to_mig_parted  # noqa: E402
+from majula_model.outputs.migparted import to_mig_parted  # noqa: E402
 
 
 def outputs() -> dict[str, str]:

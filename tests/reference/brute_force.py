@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections import Counter
 from itertools import combinations_with_replacement, product
 
-from majula_model.catalog import FULL
-from majula_model.loading import Problem
+from majula_model.hardware.catalog import FULL
+from majula_model.problem.loading import Problem
 
 from .capacity_ref import capacity_table
 from .placements_ref import valid_geometries

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from majula_model.catalog import FULL, Catalog
-from majula_model.loading import Problem
+from majula_model.hardware.catalog import FULL, Catalog
+from majula_model.problem.loading import Problem
 from majula_model.schema import MeasurementRecord, Policy
 
 

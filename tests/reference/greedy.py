@@ -8,8 +8,8 @@ because every GPU it counts is a valid geometry running only qualifying points.
 
 from __future__ import annotations
 
-from majula_model.catalog import FULL
-from majula_model.loading import Problem
+from majula_model.hardware.catalog import FULL
+from majula_model.problem.loading import Problem
 
 from .capacity_ref import capacity_table
 from .placements_ref import valid_geometries

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from majula_model import loading, schema
-from majula_model.catalog import FULL, default_catalog
-from majula_model.loading import Problem
+from majula_model import schema
+from majula_model.problem import loading
+from majula_model.hardware.catalog import FULL, default_catalog
+from majula_model.problem.loading import Problem
 
 SYNTH_PROFILES = {"A30-24GB": ["1g.6gb", "2g.12gb", "4g.24gb"],
                   "A100-SXM4-80GB": ["1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"]}

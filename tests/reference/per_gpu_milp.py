@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from majula_model.catalog import FULL
-from majula_model.loading import Problem
+from majula_model.hardware.catalog import FULL
+from majula_model.problem.loading import Problem
 
 from .capacity_ref import capacity_table
 from .placements_ref import table

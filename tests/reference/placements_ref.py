@@ -1,6 +1,6 @@
 """MIG placement validity from the catalog's placement table, by brute force over subsets of placements.
 
-Why not ``majula_model.geometry``: the plan checks must not share a bug with the code that builds plans. A
+Why not ``majula_model.hardware.geometry``: the plan checks must not share a bug with the code that builds plans. A
 placement is a (profile, start) pair from the table (DESIGN.md section 2). A set of placements on one GPU is
 valid when no two overlap in memory slices, each profile is used at most ``max_count`` times and the compute
 slices add up to at most the GPU's. ``full`` (MIG disabled) is the whole GPU, alone, at start 0. ``+me``
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from majula_model.catalog import FULL, GpuType
+from majula_model.hardware.catalog import FULL, GpuType
 
 Placement = tuple[str, int]
 

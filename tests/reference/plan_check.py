@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from majula_model.loading import Problem
+from majula_model.problem.loading import Problem
 from majula_model.schema import Plan
 
 from .capacity_ref import point_rate, qualifies

@@ -16,8 +16,8 @@ import csv
 from datetime import date
 from pathlib import Path
 
-from ..errors import InputError
-from ..schema import CalibrationFile, MeasurementRecord
+from ...errors import InputError
+from ...schema import CalibrationFile, MeasurementRecord
 
 REQUIRED = ("Concurrency", "Inferences/Second", "p50 latency", "p90 latency", "p99 latency")
 PERCENTILES = {50: "p50 latency", 90: "p90 latency", 95: "p95 latency", 99: "p99 latency"}

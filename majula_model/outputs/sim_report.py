@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import require
-from .stats import SimResult
+from ..simulator.stats import SimResult
 
 
 def _f(x: float | None, fmt: str) -> str:

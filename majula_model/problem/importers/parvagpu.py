@@ -17,9 +17,9 @@ import csv
 from datetime import date
 from pathlib import Path
 
-from ..catalog import Catalog, default_catalog
-from ..errors import InputError
-from ..schema import CalibrationFile, MeasurementRecord
+from ...hardware.catalog import Catalog, default_catalog
+from ...errors import InputError
+from ...schema import CalibrationFile, MeasurementRecord
 
 PARVAGPU_PROFILES = {1: "1g.10gb", 2: "2g.20gb", 3: "3g.40gb", 4: "4g.40gb", 7: "7g.80gb"}
 """Compute slices of the CSV's ``Mig instance`` column -> A100-SXM4-80GB profile (``slice_profiles`` gives it

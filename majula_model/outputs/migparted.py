@@ -20,7 +20,7 @@ import json
 import re
 from collections import Counter, defaultdict
 
-from ..catalog import FULL, Catalog
+from ..hardware.catalog import FULL, Catalog
 from ..schema import Plan
 
 

@@ -13,12 +13,13 @@ from typing import Iterable
 
 import numpy as np
 
-from .catalog import FULL, Catalog, GpuType, default_catalog
+from ..hardware.catalog import FULL, Catalog, GpuType, default_catalog
 from .curves import Grid, corrected_latency, fit_curve, profile_memory_share, profile_sms
-from .errors import InputError
-from .loading import is_prior
+from ..errors import InputError
+from ..problem.loading import is_prior
+from .points import Points
 from .peers import Residuals, corrected_with_peers, peers_on, residuals
-from .schema import CalibrationFile, MeasurementRecord
+from ..schema import CalibrationFile, MeasurementRecord
 
 
 def _records(source: CalibrationFile | Iterable[MeasurementRecord]) -> list[MeasurementRecord]:
@@ -96,7 +97,7 @@ def prior_transfer(records: list[MeasurementRecord], model: str, gpu: GpuType, p
                    processes: int, cat: Catalog) -> np.ndarray:
     """Prior latency on an unmeasured GPU type, scaled by the model's median measured/prior ratio elsewhere.
 
-    InputError if the model has no published cost figures (``data/model_costs.json``) or the prior has no fitted
+    InputError if the model has no published cost figures (``perf/model_costs.json``) or the prior has no fitted
     constants: then there is nothing honest to say.
     """
     from .prior import has_specs, load_costs, prior_latency
@@ -104,7 +105,7 @@ def prior_transfer(records: list[MeasurementRecord], model: str, gpu: GpuType, p
     costs, constants = load_costs()
     if model not in costs or not constants or not has_specs(gpu):
         raise InputError(f"model '{model}' has no measurements on {gpu.type} and no analytic prior "
-                         "(the prior needs the model in majula_model/data/model_costs.json and the GPU type's spec "
+                         "(the prior needs the model in majula_model/perf/model_costs.json and the GPU type's spec "
                          "figures sms, fp32_tflops, memory_bandwidth_gbps)", field="model")
     cost = costs[model]
     ratios = []
@@ -130,8 +131,6 @@ def add_predictions(problem, points: dict) -> dict:
     measured on, analytic-prior points (``source: "prior"``, with the prior's memory estimate) where the model
     has published costs and the GPU type has spec figures.
     """
-    from .capacity import Points
-
     out = dict(points)
     cat, inst = problem.catalog, problem.instance
     pool = {cat.resolve(g.type) for g in inst.gpus}
@@ -148,7 +147,7 @@ def add_predictions(problem, points: dict) -> dict:
                 rows = _prior_for(records, m.name, cat.gpus[gpu], cat, inst.policy.max_processes)
             for profile, pts in rows.items():
                 key = (m.name, gpu, profile)
-                out[key] = _merge(out.get(key), pts, Points)
+                out[key] = _merge(out.get(key), pts)
     return out
 
 
@@ -205,16 +204,16 @@ def _prior_for(records: list[MeasurementRecord], model: str, gpu: GpuType, cat: 
     return out
 
 
-def _merge(existing, rows: list[tuple], points_cls):
+def _merge(existing: Points | None, rows: list[tuple]) -> Points:
     """A Points with ``existing`` (measured) first, then the new rows (batch, processes, latency, label[, memory])."""
     b = np.array([r[0] for r in rows], np.int64)
     k = np.array([r[1] for r in rows], np.int64)
     lat = np.array([r[2] for r in rows], float)
     mem = np.array([r[4] if len(r) > 4 else np.nan for r in rows], float)
-    new = points_cls(b, k, lat, k * b * 1000.0 / lat, mem, tuple(r[3] for r in rows), False)
+    new = Points(b, k, lat, k * b * 1000.0 / lat, mem, tuple(r[3] for r in rows), False)
     if existing is None or len(existing) == 0:
         return new
-    return points_cls(np.concatenate([existing.batch, new.batch]), np.concatenate([existing.processes, new.processes]),
+    return Points(np.concatenate([existing.batch, new.batch]), np.concatenate([existing.processes, new.processes]),
                       np.concatenate([existing.latency_ms, new.latency_ms]),
                       np.concatenate([existing.throughput_rps, new.throughput_rps]),
                       np.concatenate([existing.memory_gb, new.memory_gb]), existing.source + new.source,

@@ -7,7 +7,7 @@ a GPU nobody profiled yet). The prior is a roofline with a floor, per process of
     memory_ms  = k * (weight bytes + b * input bytes) / (memory_efficiency * bandwidth * memory-slice share)
     latency_ms = floor_ms + floor_ms_per_layer * weight_layers + max(compute_ms, memory_ms)
 
-Model figures (MACs, parameters; cited in ``data/model_costs.json``) are published; GPU figures come from the
+Model figures (MACs, parameters; cited in ``perf/model_costs.json``) are published; GPU figures come from the
 catalog's spec fields. The few constants are fitted on the shared ParvaGPU data by ``fit_constants`` and stored
 with their provenance (the constants, never the data). Its error is reported by ``majula fit``; it is a prior,
 much coarser than a fitted curve, and every value from it carries ``source: "prior"``.
@@ -22,9 +22,9 @@ from importlib import resources
 import numpy as np
 from scipy.optimize import least_squares
 
-from .catalog import Catalog, GpuType
+from ..hardware.catalog import Catalog, GpuType
 from .curves import profile_memory_share, profile_sms
-from .schema import MeasurementRecord
+from ..schema import MeasurementRecord
 
 CONSTANT_NAMES = ("floor_ms", "floor_ms_per_layer", "compute_efficiency", "memory_efficiency",
                   "compute_share_exponent")
@@ -34,7 +34,7 @@ CONTEXT_GB = 0.5
 
 @dataclass(frozen=True)
 class ModelCost:
-    """Published cost figures of one model (see ``data/model_costs.json`` for sources)."""
+    """Published cost figures of one model (see ``perf/model_costs.json`` for sources)."""
 
     name: str
     gmacs_per_sample: float
@@ -49,7 +49,7 @@ class ModelCost:
 
 
 def costs_path():
-    return resources.files("majula_model").joinpath("data/model_costs.json")
+    return resources.files("majula_model").joinpath("perf/model_costs.json")
 
 
 def load_costs() -> tuple[dict[str, ModelCost], dict]:

@@ -38,8 +38,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
-from .catalog import FULL, GpuType
-from .schema import MeasurementRecord
+from ..hardware.catalog import FULL, GpuType
+from ..schema import MeasurementRecord
+from .cache import register
 
 FORM_VERSION = 2
 """Bump when the curve form or fitting changes: it is part of the cache key (2: three-form average, Cauchy loss,
@@ -238,12 +239,11 @@ def fit_curve(records: list[MeasurementRecord], gpu: GpuType) -> CurveFit:
     return _CACHE[key]
 
 
+@register
 def clear_cache() -> None:
-    """Forget cached fits (tests; the hash key makes this unnecessary for correctness)."""
+    """Forget cached fits (tests; the hash key makes this unnecessary for correctness). ``cache.clear_all`` also
+    forgets what ``peers`` built from fits."""
     _CACHE.clear()
-    from . import peers  # the cross-model residuals and weights are built from fits
-
-    peers.clear_cache()
 
 
 def _interp_residual(x: np.ndarray, r: np.ndarray, q: float) -> tuple[float, bool]:

@@ -2,11 +2,11 @@
 
 Two steps, both reproducible from a clean checkout (``../shared/data`` is only needed for the first)::
 
-    .venv/bin/python -m majula_model.prior_files fit-constants ../shared/data/parvagpu-a100-80gb
-    .venv/bin/python -m majula_model.prior_files generate --out-dir calibration
+    .venv/bin/python -m majula_model.perf.prior_files fit-constants ../shared/data/parvagpu-a100-80gb
+    .venv/bin/python -m majula_model.perf.prior_files generate --out-dir calibration
 
 ``fit-constants`` stores only the fitted constants and per-model activation-memory bounds in
-``data/model_costs.json`` (never the data); ``generate`` writes ``calibration/prior-<gpu>.json``, whose meta says
+``perf/model_costs.json`` (never the data); ``generate`` writes ``calibration/prior-<gpu>.json``, whose meta says
 that every record is an analytic-prior prediction and how it was made, so bundled instances stand alone.
 """
 
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalog import FULL, Catalog, default_catalog
-from .importers import read_parvagpu
+from ..hardware.catalog import FULL, Catalog, default_catalog
+from ..problem.importers import read_parvagpu
 from .prior import CONTEXT_GB, costs_path, estimate_activation_gb, fit_constants, load_costs, prior_latency, \
     prior_memory_gb
 
@@ -54,7 +54,7 @@ def refit_constants(directory: Path, catalog: Catalog) -> dict:
         "method": "scipy least_squares (soft_l1) on log latency, points under 10 ms weighted 0.3; "
                   "activation_gb_per_sample = tightest bound that lets every measured (batch, processes) point fit "
                   f"its profile's memory with {CONTEXT_GB} GB context per process",
-        "command": "python -m majula_model.prior_files fit-constants ../shared/data/parvagpu-a100-80gb"}
+        "command": "python -m majula_model.perf.prior_files fit-constants ../shared/data/parvagpu-a100-80gb"}
     raw["constants"] = constants
     Path(str(costs_path())).write_text(json.dumps(raw, indent=2) + "\n")
     return constants
@@ -89,11 +89,11 @@ def write_prior_file(gpu_name: str, out_dir: Path, catalog: Catalog) -> Path:
     _, constants = load_costs()
     meta = {"kind": "analytic-prior predictions, NOT measurements",
             "device": gpu_name, "date": date.today().isoformat(),
-            "method": "majula_model/prior.py: latency = floor + max(compute, memory time) from published model "
-                      "MACs/parameters (majula_model/data/model_costs.json) and the catalog's spec figures, with "
+            "method": "majula_model/perf/prior.py: latency = floor + max(compute, memory time) from published model "
+                      "MACs/parameters (majula_model/perf/model_costs.json) and the catalog's spec figures, with "
                       "efficiency constants fitted on the public ParvaGPU A100 data",
             "constants": constants,
-            "regenerate": "python -m majula_model.prior_files generate --out-dir calibration",
+            "regenerate": "python -m majula_model.perf.prior_files generate --out-dir calibration",
             "git_commit": _git_commit()}
     path = out_dir / f"prior-{gpu_name.lower()}.json"
     records = prior_records(gpu_name, catalog)
@@ -111,7 +111,7 @@ def _git_commit() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m majula_model.prior_files", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m majula_model.perf.prior_files", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     fc = sub.add_parser("fit-constants", help="Refit the prior's constants on ParvaGPU CSVs.")
     fc.add_argument("dir")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..catalog import FULL
+from ..hardware.catalog import FULL
 from ..schema import Plan, PlanGpu
 
 

@@ -1,7 +1,7 @@
 """The hardware catalog: GPU types, their MIG profiles and placement rules, as data.
 
 Why data and not code: a new GPU is one JSON record (``majula --catalog my-gpus.json``), validated on load by the
-same pydantic models as the bundled file ``data/gpus.json``. Names follow DESIGN.md section 2; the aliases are
+same pydantic models as the bundled file ``hardware/gpus.json``. Names follow DESIGN.md section 2; the aliases are
 the product names nvidia-smi / NVML report, so a calibration run can map a device to its type.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import InputError, format_loc, validation_reason
+from ..errors import InputError, format_loc, validation_reason
 
 _CFG = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)  # Infinity / NaN are errors, as in schema.py
 
@@ -158,7 +158,7 @@ class Catalog:
 
 def load_catalog_file(path: str | Path) -> CatalogFile:
     """Read and validate a catalog JSON file."""
-    from .jsonfile import read_json
+    from ..jsonfile import read_json
 
     raw = read_json(path)
     try:  # strict JSON types, as for instance and calibration files (see ``loading.parse``)
@@ -175,6 +175,6 @@ def default_catalog() -> Catalog:
     """The bundled catalog (loaded once)."""
     global _DEFAULT
     if _DEFAULT is None:
-        text = resources.files("majula_model").joinpath("data/gpus.json").read_text()
+        text = resources.files("majula_model").joinpath("hardware/gpus.json").read_text()
         _DEFAULT = Catalog(CatalogFile.model_validate_json(text, strict=True).gpus)
     return _DEFAULT

@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .catalog import Catalog
+from ..hardware.catalog import Catalog
 from .curves import CurveFit, Grid, corrected_latency, fit_curve
 from .peers import Residuals, peer_correction, residuals
-from .schema import MeasurementRecord
+from ..schema import MeasurementRecord
 
 COARSE_MS = 10.0
 

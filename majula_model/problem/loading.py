@@ -9,16 +9,17 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .catalog import Catalog, default_catalog
-from .errors import InputError, format_loc, validation_reason
-from .jsonfile import read_json  # noqa: F401 - re-exported: commands read plan files with it
-from .schema import CalibrationFile, Instance, MeasurementRecord
+from ..hardware.catalog import Catalog, default_catalog
+from ..errors import InputError, format_loc, validation_reason
+from ..jsonfile import read_json  # noqa: F401 - re-exported: commands read plan files with it
+from ..schema import CalibrationFile, Instance
+from .problem import Problem, SourcedRecord
+from .validation import check
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -47,32 +48,6 @@ def parse(model: type[T], data: Any, file: str | None, prefix: str = "") -> T:
 def load_calibration(path: str | Path) -> CalibrationFile:
     """Read a calibration file (``{"measurements": [...], "meta": {...}}``)."""
     return parse(CalibrationFile, read_json(path), str(path))
-
-
-@dataclass(frozen=True)
-class SourcedRecord:
-    """A measurement with where it came from, so later errors can name the file and field."""
-
-    record: MeasurementRecord
-    file: str
-    field: str
-
-
-@dataclass(frozen=True)
-class Problem:
-    """An instance with everything resolved: its file, its measurements from all sources, the catalog."""
-
-    instance: Instance
-    file: str | None
-    catalog: Catalog
-    records: tuple[SourcedRecord, ...] = field(default=())
-    prior_files: tuple[str, ...] = ()
-    """Calibration files whose ``meta.kind`` says they hold analytic-prior predictions, not measurements: every
-    figure built on them is a model's guess, and the commands say so (``notes``)."""
-
-    @property
-    def measurements(self) -> tuple[MeasurementRecord, ...]:
-        return tuple(s.record for s in self.records)
 
 
 def problem_from_instance(instance: Instance, file: str | None = None, catalog: Catalog | None = None,
@@ -129,8 +104,6 @@ def load_instance(path: str | Path, catalog: Catalog | None = None) -> Problem:
         >>> from majula_model import load_instance
         >>> problem = load_instance("instances/default.json")   # doctest: +SKIP
     """
-    from .validation import check
-
     inst = parse(Instance, read_json(path), str(path))
     problem = problem_from_instance(inst, str(path), catalog)
     check(problem)

@@ -7,8 +7,8 @@ model can meet its SLO at all is a separate question (``slo_problems``): its ans
 
 from __future__ import annotations
 
-from .errors import InputError
-from .loading import Problem
+from ..errors import InputError
+from .problem import Problem
 
 
 def check(problem: Problem) -> None:

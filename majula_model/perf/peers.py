@@ -37,9 +37,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .catalog import Catalog, GpuType
+from ..hardware.catalog import Catalog, GpuType
 from .curves import CurveFit, Grid, corrected_latency, fit_curve, records_hash
-from .schema import MeasurementRecord
+from ..schema import MeasurementRecord
+from .cache import register
 
 MIN_COMMON = 5
 """Fewest shared points for a peer's correlation to count (with fewer, a correlation is noise)."""
@@ -224,6 +225,7 @@ _CACHE_LIMIT = 512
 long-lived process fed many calibrations must not grow without bound."""
 
 
+@register
 def clear_cache() -> None:
     """Forget cached residuals and learned weights (tests; correctness never needs it)."""
     _CACHE.clear()
