@@ -3,7 +3,7 @@
 Why a sidecar: results are appended to ``<out>.partial.jsonl`` the moment each point finishes, so a run that is
 interrupted (Ctrl-C, a crash, a lost node) resumes with ``--resume`` and measures only what is missing. The
 sidecar's first line holds the settings; resuming with different settings is refused. When every target is done
-the calibration file (DESIGN.md section 3) is written, validated as ``CalibrationFile``, and the sidecar removed.
+the calibration file (docs/data-format.md (data contract)) is written, validated as ``CalibrationFile``, and the sidecar removed.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ The public API in one import::
     from majula_model import load_instance, solve, gpus_needed, sweep, verify
 
     problem = load_instance("instances/default.json")
-    plan = solve(problem)                     # schema.Plan, DESIGN.md section 3
+    plan = solve(problem)                     # schema.Plan, docs/data-format.md (data contract)
     need = gpus_needed(problem)               # {"A100-SXM4-80GB": 5}, need.cost
     growth = sweep(problem, [1.0, 1.5, 2.0])  # GPUs needed per demand growth factor
     check = verify(problem, plan, load=0.9)   # simulated SLO attainment per model

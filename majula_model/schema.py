@@ -1,4 +1,4 @@
-"""The data contract (DESIGN.md section 3) as pydantic models: measurement records, calibration files,
+"""The data contract (docs/data-format.md (data contract)) as pydantic models: measurement records, calibration files,
 instances and plans.
 
 Why here and only here: every file boundary validates through these models, so unknown fields are rejected
@@ -44,7 +44,7 @@ class MeasurementRecord(BaseModel):
 
     @property
     def rate_rps(self) -> float:
-        """Throughput of the point: measured, else processes * batch * 1000 / latency_ms (DESIGN.md section 1)."""
+        """Throughput of the point: measured, else processes * batch * 1000 / latency_ms (docs/domain.md (MIG and SLO rules))."""
         if self.throughput_rps is not None:
             return self.throughput_rps
         return self.processes * self.batch * 1000.0 / self.latency_ms

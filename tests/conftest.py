@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -11,6 +12,10 @@ from hypothesis import settings
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MAJULA_SHARED_DATA", ROOT.parent / "shared" / "data"))
 PARVAGPU_DIR = SHARED_DATA / "parvagpu-a100-80gb"
+
+needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
+                                      reason="plot extras not installed: pip install -e '.[plot]'")
+"""Marks a test that draws a plot (the `plot` extra); it is skipped, not failed, where matplotlib is absent."""
 
 settings.register_profile("ci", max_examples=40, deadline=None)
 settings.load_profile("ci")

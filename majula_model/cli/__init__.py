@@ -1,7 +1,7 @@
 """The ``majula`` command line: one module per subcommand, dispatched here.
 
 Each module in ``COMMANDS`` defines ``register(subparsers) -> ArgumentParser`` and sets ``func=run`` on it, so
-a new command is a new module and one line here. Exit codes (DESIGN.md section 4): 0 success; 1 a well-formed
+a new command is a new module and one line here. Exit codes (docs/cli.md (CLI contract)): 0 success; 1 a well-formed
 question with no answer (reason on stderr); 2 bad input or usage (file, field and reason on stderr), also for
 unreadable files and for input that slipped past the checks. No traceback reaches the user unless
 ``MAJULA_DEBUG=1``.
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as e:  # noqa: BLE001 - last line of defence: one line, never a traceback
-        # Input the up-front checks let through is still input we could not use: exit 2 as DESIGN.md section 4
+        # Input the up-front checks let through is still input we could not use: exit 2 as docs/cli.md (CLI contract)
         # allows, and say it is a gap in our checks so it gets reported.
         if os.environ.get("MAJULA_DEBUG"):
             raise

@@ -1,5 +1,5 @@
 """``majula calibrate``: measure models on the CPU, a GPU's MIG instances or emulated slices; write a
-calibration file (DESIGN.md section 3).
+calibration file (docs/data-format.md (data contract)).
 
 Flags are checked here, up front, as InputErrors (exit 2); torch is imported only once measuring starts, so
 other commands never pay for it. The work is done by the ``calibration`` package.

@@ -10,7 +10,7 @@ from ..hardware.geometry import geometries
 
 
 def gpus_document(cat: Catalog) -> dict:
-    """The ``majula gpus --json`` document (DESIGN.md section 4)."""
+    """The ``majula gpus --json`` document (docs/cli.md (CLI contract))."""
     out = []
     for g in cat:
         out.append({

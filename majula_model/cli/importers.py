@@ -1,5 +1,5 @@
 """``majula import parvagpu DIR --out FILE`` and ``majula import perf-analyzer CSV --model M --gpu T --profile P
---batch B --out FILE``: turn existing measurements into a calibration file (DESIGN.md section 3)."""
+--batch B --out FILE``: turn existing measurements into a calibration file (docs/data-format.md (data contract))."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Latency and throughput of a model at given batch sizes, each labelled by where it comes from: ``measured``,
 ``interpolated`` (between measured batches of the same profile), ``predicted`` (fitted curve elsewhere) or
-``prior`` (analytic prior, for a GPU type the model was never measured on). DESIGN.md section 4.
+``prior`` (analytic prior, for a GPU type the model was never measured on). docs/cli.md (CLI contract).
 """
 
 from __future__ import annotations

@@ -160,7 +160,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("solve", help="Choose MIG geometries and what runs on every instance.")
     p.add_argument("instance", help="Instance JSON file.")
     p.add_argument("--objective", choices=OBJECTIVES, help="Override the instance's objective.")
-    p.add_argument("--json", action="store_true", help="Print the plan as JSON (DESIGN.md section 3).")
+    p.add_argument("--json", action="store_true", help="Print the plan as JSON (docs/data-format.md (data contract)).")
     p.add_argument("--time-limit", type=float, metavar="S", help="Solver time limit in seconds.")
     p.add_argument("--solver", choices=SOLVERS, default="highs", help="MILP solver (default highs).")
     p.add_argument("--mig-parted", metavar="FILE", help="Write the plan as a mig-parted config.")

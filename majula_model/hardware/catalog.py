@@ -1,7 +1,7 @@
 """The hardware catalog: GPU types, their MIG profiles and placement rules, as data.
 
 Why data and not code: a new GPU is one JSON record (``majula --catalog my-gpus.json``), validated on load by the
-same pydantic models as the bundled file ``hardware/gpus.json``. Names follow DESIGN.md section 2; the aliases are
+same pydantic models as the bundled file ``hardware/gpus.json``. Names follow docs/domain.md (MIG placements); the aliases are
 the product names nvidia-smi / NVML report, so a calibration run can map a device to its type.
 """
 

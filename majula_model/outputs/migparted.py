@@ -1,4 +1,4 @@
-"""Export a plan as an NVIDIA mig-parted config (``api/spec/v1``), DESIGN.md section 8.
+"""Export a plan as an NVIDIA mig-parted config (``api/spec/v1``), docs/ecosystem.md (ecosystem rules).
 
 mig-parted rejects any key it does not know, so the file holds only ``version: v1`` and ``mig-configs``; each
 named config is a list of entries with ``devices`` (NVML indices on that node), ``mig-enabled`` and, for MIG

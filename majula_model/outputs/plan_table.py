@@ -2,7 +2,7 @@
 
 GPUs with the same type and the same instances (profile, start, model) are printed once with their ids, so a
 10,000-GPU plan reads in a screen. Under the ``mixed`` MIG strategy a pod requests ``nvidia.com/mig-<profile>``
-(DESIGN.md section 8); a whole GPU is ``nvidia.com/gpu``.
+(docs/ecosystem.md (ecosystem rules)); a whole GPU is ``nvidia.com/gpu``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Capacity under the SLO: the most throughput a model sustains on one profile of one GPU type.
 
-DESIGN.md section 1: a point is feasible when its latency meets the SLO rule and its memory fits the profile
+docs/domain.md (MIG and SLO rules): a point is feasible when its latency meets the SLO rule and its memory fits the profile
 (and its process count is within ``policy.max_processes``); capacity is the best throughput among feasible points,
 with the point that gives it. Under ``arrivals: "smooth"`` the rule is ``latency_ms <= latency_budget_fraction *
 slo_ms``; under ``"poisson"`` a point's usable rate comes from ``queueing.poisson_capacity``.

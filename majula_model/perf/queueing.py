@@ -1,6 +1,6 @@
 """Poisson capacity of a batch queue: the largest Poisson rate that keeps a share of requests within the SLO.
 
-Why: the default SLO rule (``arrivals: "smooth"``, DESIGN.md section 1) assumes smooth arrivals. Under Poisson
+Why: the default SLO rule (``arrivals: "smooth"``, docs/domain.md (MIG and SLO rules)) assumes smooth arrivals. Under Poisson
 arrivals a burst queues a second batch behind the first and the tail breaks the SLO at high load. Policy
 ``arrivals: "poisson"`` asks instead for the largest rate at which ``target_attainment`` of requests finish within
 ``slo_ms``; ``capacity.usable_rates`` calls :func:`poisson_capacity` for every measured point.

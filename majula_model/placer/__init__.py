@@ -2,6 +2,8 @@
 
 from .api import GpuCount, SweepPoint, baseline, count_gpus, gpus_needed, scaled, solve, sweep
 from .baselines import BASELINES
+from .formulation import OBJECTIVES
+from .solver import SOLVERS
 
 __all__ = ["solve", "gpus_needed", "sweep", "baseline", "count_gpus", "scaled", "GpuCount", "SweepPoint",
-           "BASELINES"]
+           "BASELINES", "OBJECTIVES", "SOLVERS"]

@@ -5,14 +5,16 @@ returns contract types (``schema.Plan``) or small named tuples. Example::
 
     >>> from majula_model import load_instance
     >>> from majula_model.placer import solve, gpus_needed, sweep
-    >>> problem = load_instance("instances/vision-a100.json")          # doctest: +SKIP
-    >>> plan = solve(problem, "min_gpus", time_limit=10)              # doctest: +SKIP
-    >>> plan.status, plan.objective.value                             # doctest: +SKIP
-    ('optimal', 12.0)
-    >>> gpus_needed(problem), gpus_needed(problem).cost               # doctest: +SKIP
-    ({'A100-SXM4-80GB': 12}, 12.0)
-    >>> [(p.factor, p.gpus) for p in sweep(problem, [1, 2])]           # doctest: +SKIP
-    [(1, 12), (2, 23)]
+    >>> problem = load_instance("instances/default.json")
+    >>> plan = solve(problem, "min_gpus", time_limit=10)
+    >>> plan.status, plan.objective.value
+    ('optimal', 5.0)
+    >>> gpus_needed(problem), gpus_needed(problem).cost
+    ({'A100-SXM4-80GB': 5}, 5.0)
+    >>> [(p.factor, p.gpus) for p in sweep(problem, [1, 1.5])]
+    [(1, 5), (1.5, 7)]
+
+Run from the repository root (``tests/placer/test_api_doctest.py`` runs it there).
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def _beyond_pool(problem: Problem, table: dict[Key, Capacity], solver: str) -> I
 
 def solve(problem: Problem, objective: str | None = None, *, time_limit: float | None = None,
           solver: str = "highs") -> Plan:
-    """Optimal MIG geometries and model-to-instance assignments for ``problem`` (DESIGN.md section 3 Plan).
+    """Optimal MIG geometries and model-to-instance assignments for ``problem`` (docs/data-format.md (data contract) Plan).
 
     ``objective=None`` uses the instance's. Raises ``Infeasible`` (with reasons) when a model meets its SLO
     on no profile, or, for min_gpus, when the pool cannot serve every demand. A time limit hit with an

@@ -8,7 +8,7 @@
   segment that covers the remainder serves the rest; segments are packed largest first, each onto the open GPU
   it fits best (least compute left after it), a new GPU when none fits.
 
-Why in the library: DESIGN.md section 7 says Majula must never need more GPUs than such heuristics, and say by
+Why in the library: docs/domain.md (peers) says Majula must never need more GPUs than such heuristics, and say by
 how much; ``majula solve --baseline`` and ``benchmarks/bench_placer.py`` report them side by side.
 """
 

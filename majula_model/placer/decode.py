@@ -57,7 +57,7 @@ def assign(pools: list[Pool], y: dict[tuple[str, Geometry], int], x: dict[Key, i
 
 
 def targets(problem: Problem, cap: dict[str, float], objective: str) -> dict[str, float]:
-    """Rate to route per model: its demand; under max_scale, a x demand when a > 1 (DESIGN.md section 3:
+    """Rate to route per model: its demand; under max_scale, a x demand when a > 1 (docs/data-format.md (data contract):
     served_m >= a * demand_m), so the plan carries the headroom it claims."""
     demand = {m.name: m.demand_rps for m in problem.instance.models}
     if objective != "max_scale":
@@ -100,22 +100,28 @@ def _layout(gpu: GpuType, slots: Slots) -> list[tuple[str, int, str]]:
 
 def build_gpus(problem: Problem, table: dict[Key, Capacity], gpus: list[GpuAssignment],
                share: dict[str, float]) -> tuple[PlanGpu, ...]:
-    """PlanGpu records, ids in order; identical instances are built once (10,000-GPU plans stay fast)."""
-    runs: dict[tuple[str, str, int, str], PlanInstance] = {}
+    """PlanGpu records, ids in order. GPUs with the same type and slots share one layout search and one tuple of
+    instances (a 10,000-GPU plan has a handful of distinct GPUs): only the id differs between them."""
+    built: dict[tuple[str, Slots], tuple[tuple[str, ...], tuple[PlanInstance, ...]]] = {}
     out = []
     for i, a in enumerate(gpus):
-        gpu = problem.catalog.get(a.type)
-        insts = []
-        for p, start, m in _layout(gpu, a.slots):
-            key = (a.type, p, start, m)
-            if key not in runs:
-                c = table[(m, a.type, p)]
-                run = PlanModelRun(name=m, batch=c.batch, processes=c.processes, latency_ms=c.latency_ms,
-                                   rate_rps=c.capacity_rps * share[m], capacity_rps=c.capacity_rps)
-                runs[key] = PlanInstance(profile=p, start=start, models=(run,))
-            insts.append(runs[key])
-        out.append(PlanGpu(id=i, type=a.type, geometry=tuple(x.profile for x in insts), instances=tuple(insts)))
+        key = (a.type, a.slots)
+        if key not in built:
+            insts = tuple(_instance(table, a.type, p, start, m, share) for p, start, m in
+                          _layout(problem.catalog.get(a.type), a.slots))
+            built[key] = (tuple(x.profile for x in insts), insts)
+        geometry, insts = built[key]
+        # validated once when first built; copies differ only in id
+        out.append(PlanGpu.model_construct(id=i, type=a.type, geometry=geometry, instances=insts))
     return tuple(out)
+
+
+def _instance(table: dict[Key, Capacity], gpu_type: str, profile: str, start: int, model: str,
+              share: dict[str, float]) -> PlanInstance:
+    c = table[(model, gpu_type, profile)]
+    run = PlanModelRun(name=model, batch=c.batch, processes=c.processes, latency_ms=c.latency_ms,
+                       rate_rps=c.capacity_rps * share[model], capacity_rps=c.capacity_rps)
+    return PlanInstance(profile=profile, start=start, models=(run,))
 
 
 def build_models(problem: Problem, plan_gpus: tuple[PlanGpu, ...], target: dict[str, float]

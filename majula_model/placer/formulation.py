@@ -1,7 +1,7 @@
 """The placement ILP: how many GPUs of each type take each MIG geometry, and how many instances of each profile
 serve each model.
 
-Why counts and not per-GPU variables: MIG instances are isolated (DESIGN.md section 1), so an instance's
+Why counts and not per-GPU variables: MIG instances are isolated (docs/domain.md (MIG and SLO rules)), so an instance's
 throughput depends on its profile only, never on its neighbours or its start index. Two GPUs with the same
 geometry are interchangeable, and the ILP only needs to know how many there are. Its size depends on the
 number of GPU types, geometries, profiles and models, never on the number of GPUs; ``decode.py`` turns the

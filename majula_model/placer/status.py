@@ -2,7 +2,7 @@
 no_solution / error.
 
 Why a table and not ``prob.status == LpStatusOptimal``: on a time limit with an incumbent, PuLP reports
-``LpStatusOptimal`` for both HiGHS and CBC (DESIGN.md section 8); only ``sol_status`` tells a proven optimum
+``LpStatusOptimal`` for both HiGHS and CBC (docs/ecosystem.md (ecosystem rules)); only ``sol_status`` tells a proven optimum
 (``LpSolutionOptimal``) from a feasible incumbent (``LpSolutionIntegerFeasible``). Anything not in the table is
 ``error``, never a guess.
 """

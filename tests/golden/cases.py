@@ -49,3 +49,15 @@ def golden_problem() -> Problem:
             rec("tiny", "7g.80gb", 2600.0, batch=4, latency_ms=5.0)]
     return problem([("resnet", 100.0, 1500.0), ("bert", 100.0, 700.0), ("tiny", 50.0, 1200.0)], recs,
                    [(A100, 6, 1.0)], "min_gpus", name="golden-demo", gpus_per_node=2)
+
+
+def hard_max_scale():
+    """max_scale over 11 heterogeneous-rate models on 800 GPUs: a 0.5 s limit stops HiGHS and CBC before a
+    proof (the placer's max_scale path proves it in about 3 s, see placer/scale.py)."""
+    rates = [97.0, 131.0, 173.0, 211.0, 257.0, 307.0, 353.0, 401.0, 449.0, 503.0, 557.0]
+    recs = []
+    for i, r in enumerate(rates):
+        for prof, k in (("1g.10gb", 1.0), ("2g.20gb", 2.13), ("3g.40gb", 3.31), ("4g.40gb", 4.17), ("7g.80gb", 7.4)):
+            recs.append(rec(f"m{i}", prof, round(r * k * (1 + 0.03 * ((i * 7 + int(k * 10)) % 5)), 3)))
+    models = [(f"m{i}", 100.0, 1000.0 + 37.0 * i) for i in range(len(rates))]
+    return problem(models, recs, [(A100, 800, 1.0)], "max_scale")

@@ -8,7 +8,7 @@ such vector per GPU, and its value follows from the sum. Two reductions keep thi
   enumerated;
 - sums that another sum with the same GPU count dominates in every model are dropped (every objective is
   monotone in capacity, and min_gpus compares sums with the same cost).
-Objectives (DESIGN.md section 3): max_throughput = max sum_m min(demand_m, capacity_m); max_scale = max min_m
+Objectives (docs/data-format.md (data contract)): max_throughput = max sum_m min(demand_m, capacity_m); max_scale = max min_m
 capacity_m / demand_m (all capacity may be routed); min_gpus = least total cost of used GPUs with capacity_m >=
 demand_m for all m (None when the pool cannot).
 """

@@ -1,4 +1,4 @@
-"""Capacity of a model on a profile, recomputed straight from the records (DESIGN.md section 1, smooth arrivals).
+"""Capacity of a model on a profile, recomputed straight from the records (docs/domain.md (MIG and SLO rules), smooth arrivals).
 
 Why a second copy: the placer's optimum is only as right as the capacities it packs, so the references compute
 them from scratch: a point qualifies when its latency is within ``latency_budget_fraction * slo_ms``, its memory
@@ -57,7 +57,7 @@ def points(records: tuple[MeasurementRecord, ...], catalog: Catalog, policy: Pol
 def capacity_table(problem: Problem) -> dict[tuple[str, str, str], float]:
     """``{(gpu_type, profile, model): capacity_rps}`` for every pool type, measured profile and model with a
     qualifying point (pairs without one are absent: that model cannot run there). ``+me`` profiles are left
-    out: geometries are built without them (DESIGN.md section 4); ``full`` (MIG disabled) is kept."""
+    out: geometries are built without them (docs/cli.md (CLI contract)); ``full`` (MIG disabled) is kept."""
     inst, cat = problem.instance, problem.catalog
     recs = problem.measurements
     out: dict[tuple[str, str, str], float] = {}

@@ -1,7 +1,7 @@
 """MIG placement validity from the catalog's placement table, by brute force over subsets of placements.
 
 Why not ``majula_model.hardware.geometry``: the plan checks must not share a bug with the code that builds plans. A
-placement is a (profile, start) pair from the table (DESIGN.md section 2). A set of placements on one GPU is
+placement is a (profile, start) pair from the table (docs/domain.md (MIG placements)). A set of placements on one GPU is
 valid when no two overlap in memory slices, each profile is used at most ``max_count`` times and the compute
 slices add up to at most the GPU's. ``full`` (MIG disabled) is the whole GPU, alone, at start 0. ``+me``
 profiles are not used in geometries.

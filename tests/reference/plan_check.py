@@ -1,7 +1,7 @@
 """``check_plan(problem, plan)``: an independent audit of a placer plan against the instance and its records.
 
 Why: matching the optimum is not enough, the plan itself must be something an operator can apply. Checked
-(DESIGN.md sections 1-3): each GPU is of a pool type and its (profile, start) set is a valid layout whose
+(docs/domain.md, docs/data-format.md): each GPU is of a pool type and its (profile, start) set is a valid layout whose
 geometry lists exactly its instances (``placements_ref``); GPU counts stay within the pools; every model run
 is a measured point of that model, GPU type, profile, batch and processes that meets the SLO rule, fits memory
 and the process limit, with the point's latency and throughput as ``latency_ms`` and ``capacity_rps``
@@ -105,7 +105,7 @@ def check_plan(problem: Problem, plan: Plan, objective: str | None = None) -> No
     if kind == "max_throughput":
         expect = sum(s for s, _ in served.values())
     elif kind == "max_scale":
-        # DESIGN.md section 3: a is the largest factor with served_m >= a * demand_m, so the plan routes a x
+        # docs/data-format.md (data contract): a is the largest factor with served_m >= a * demand_m, so the plan routes a x
         # demand; the factor must be backed by capacity (equal to it when proven optimal: one model per
         # instance, so a larger factor would otherwise be feasible).
         expect = min(cap[n] / d for n, (_, d) in served.items())

@@ -5,7 +5,7 @@ concurrency with ``Concurrency``, ``Inferences/Second`` and latency columns in m
 ``p90 latency``, ``p95 latency``, ``p99 latency``, plus per-stage columns we ignore). It does not know the MIG
 profile, GPU type, model name or batch size, so those come from the command line.
 
-Why one concurrency: DESIGN.md section 3 defines ``latency_ms`` as a batch's execution latency; at higher
+Why one concurrency: docs/data-format.md (data contract) defines ``latency_ms`` as a batch's execution latency; at higher
 concurrency perf_analyzer's latency includes queueing in the server, which the SLO rule already accounts for.
 By default the lowest concurrency row is imported; ``concurrency=`` picks another.
 """

@@ -1,5 +1,5 @@
 """Golden files (plan JSON, mig-parted YAML, LP dump) and a parse-back check of the YAML against mig-parted's
-rules (NVIDIA/mig-parted ``api/spec/v1``, DESIGN.md section 8). Regenerate with ``tests/golden/regen.py``."""
+rules (NVIDIA/mig-parted ``api/spec/v1``, docs/ecosystem.md (ecosystem rules)). Regenerate with ``tests/golden/regen.py``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from majula_model.hardware.geometry import place
 from majula_model.placer import solve
 from majula_model.outputs.migparted import to_mig_parted
 
-HERE = Path(__file__).resolve().parent / "golden"
+HERE = Path(__file__).resolve().parents[1] / "golden"
 ENTRY_KEYS = {"devices", "mig-enabled", "mig-devices", "device-filter"}
 PROFILE = re.compile(r"^[1-9]g\.[0-9]+gb(\+me)?$")
 

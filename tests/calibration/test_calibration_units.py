@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
+import pytest
+
+torch = pytest.importorskip("torch", reason="calibration extras not installed: pip install -e '.[calibrate]'")
 from hypothesis import given, strategies as st
 
 from majula_model.errors import InputError

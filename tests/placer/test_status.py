@@ -1,10 +1,10 @@
-"""The solver status table (DESIGN.md section 8), including the time-limit cases, on real solver runs too."""
+"""The solver status table (docs/ecosystem.md (ecosystem rules)), including the time-limit cases, on real solver runs too."""
 
 from __future__ import annotations
 
 import pulp
 import pytest
-from golden.cases import A100, problem, rec
+from golden.cases import A100, hard_max_scale as _hard, problem, rec  # noqa: F401
 
 from majula_model.placer.formulation import build
 from majula_model.placer.solver import solve_formulation
@@ -33,18 +33,6 @@ def test_relative_gap():
     assert relative_gap(8.0, 10.0) == pytest.approx(0.25)
     assert relative_gap(0.5, 0.6) == pytest.approx(0.1)  # scale floor of 1 near zero
     assert relative_gap(None, 1.0) is None and relative_gap(1.0, None) is None
-
-
-def _hard():
-    """max_scale over 11 heterogeneous-rate models on 800 GPUs: a 0.5 s limit stops HiGHS and CBC before a
-    proof (the placer's max_scale path proves it in about 3 s, see placer/scale.py)."""
-    rates = [97.0, 131.0, 173.0, 211.0, 257.0, 307.0, 353.0, 401.0, 449.0, 503.0, 557.0]
-    recs = []
-    for i, r in enumerate(rates):
-        for prof, k in (("1g.10gb", 1.0), ("2g.20gb", 2.13), ("3g.40gb", 3.31), ("4g.40gb", 4.17), ("7g.80gb", 7.4)):
-            recs.append(rec(f"m{i}", prof, round(r * k * (1 + 0.03 * ((i * 7 + int(k * 10)) % 5)), 3)))
-    models = [(f"m{i}", 100.0, 1000.0 + 37.0 * i) for i in range(len(rates))]
-    return problem(models, recs, [(A100, 800, 1.0)], "max_scale")
 
 
 @pytest.mark.parametrize("solver", ["highs", "cbc"])

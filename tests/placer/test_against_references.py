@@ -108,7 +108,7 @@ def test_small_synthetic_equals_per_gpu_milp(problem, objective):
 
 
 def test_max_scale_plan_routes_the_scaled_demand():
-    """DESIGN.md section 3: max_scale is the largest a with served_m >= a * demand_m for every model, so a plan
+    """docs/data-format.md (data contract): max_scale is the largest a with served_m >= a * demand_m for every model, so a plan
     claiming a > 1 must route a * demand (served may exceed demand under this objective)."""
     p = build("scale", [("A30-24GB", 2, 1.0)], [("a", 100.0, 700.0)],
               [rec("1g.6gb", 100), rec("2g.12gb", 250), rec("4g.24gb", 400)], schema.Policy(), "max_scale")

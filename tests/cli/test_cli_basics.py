@@ -9,10 +9,13 @@ from collections import Counter
 
 import pytest
 
+from majula_model import default_catalog
 from majula_model.cli import main
 
-from test_contract import BASE, _mutate, _write
-from test_geometry import CAT, brute_force_multisets
+from instance_files import BASE, _mutate, _write
+from reference.geometry_brute import brute_force_multisets
+
+CAT = default_catalog()
 
 
 def run(capsys, *argv):

@@ -7,8 +7,9 @@ import json
 
 import numpy as np
 import pytest
-from test_simulator_support import GPU, plan, problem, record
+from sim_support import GPU, plan, problem, record
 
+from conftest import needs_matplotlib
 from majula_model.cli import main
 from majula_model.errors import InputError
 from majula_model.perf.queueing import poisson_capacity
@@ -140,6 +141,7 @@ def files(tmp_path, prob):
     return ipath, ppath
 
 
+@needs_matplotlib
 def test_cli_json_table_and_plot(files, tmp_path, capsys):
     ipath, ppath = files
     png = tmp_path / "cdf.png"

@@ -13,32 +13,11 @@ import pytest
 from hypothesis import given, strategies as st
 
 from majula_model import default_catalog, geometries, layout_problem, place
-from majula_model.hardware.catalog import GpuType
+from majula_model.hardware.catalog import GpuType  # noqa: F401
+from reference.geometry_brute import brute_force_multisets
 
 CAT = default_catalog()
 TYPES = [g.type for g in CAT]
-
-
-def brute_force_multisets(gpu: GpuType) -> set[frozenset]:
-    """Every valid non-empty multiset (as frozenset of (profile, count)) by checking all 2^n placement subsets."""
-    profs = gpu.plain_profiles
-    placements = [(p, s) for p in profs for s in p.starts]
-    n = len(placements)
-    subsets = np.arange(1, 2 ** n, dtype=np.int64)
-    incl = ((subsets[:, None] >> np.arange(n)) & 1).astype(np.int16)
-    slices = np.zeros((n, gpu.memory_slices), dtype=np.int16)
-    per_profile = np.zeros((n, len(profs)), dtype=np.int16)
-    compute = np.zeros(n, dtype=np.int16)
-    for i, (p, s) in enumerate(placements):
-        slices[i, s:s + p.memory_slices] = 1
-        per_profile[i, profs.index(p)] = 1
-        compute[i] = p.compute_slices
-    ok = (incl @ slices).max(axis=1) <= 1
-    counts = incl @ per_profile
-    ok &= np.all(counts <= np.array([p.max_count for p in profs]), axis=1)
-    ok &= incl @ compute <= gpu.compute_slices
-    uniq = np.unique(counts[ok], axis=0)
-    return {frozenset((profs[j].name, int(c)) for j, c in enumerate(row) if c) for row in uniq}
 
 
 def as_multiset(profiles) -> frozenset:

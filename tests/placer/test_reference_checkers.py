@@ -35,7 +35,7 @@ def agree(a: float | None, b: float | None) -> bool:
     return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
 
 
-# --- placements (DESIGN.md section 2 "consequences worth a test") -------------------------------------------
+# --- placements (docs/domain.md (MIG placements) "consequences worth a test") -------------------------------------------
 
 def test_design_consequences():
     assert geometry_is_placeable(A100_80, ["4g.40gb", "3g.40gb"])

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch", reason="calibration extras not installed: pip install -e \'.[calibrate]\'")
+
 import json
 
 import pytest

@@ -72,7 +72,7 @@ def test_bundled_prior_file_is_labelled_prior():
 
     from majula_model.problem.loading import load_calibration
 
-    cal = load_calibration(Path(__file__).resolve().parents[1] / "calibration" / "prior-a100-sxm4-80gb.json")
+    cal = load_calibration(Path(__file__).resolve().parents[2] / "calibration" / "prior-a100-sxm4-80gb.json")
     rows = predict(cal, "resnet50", "A100-SXM4-80GB", "3g.40gb", [1, 3])
     assert [r["source"] for r in rows] == ["prior", "prior"]
 

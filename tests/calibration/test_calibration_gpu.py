@@ -3,6 +3,10 @@ subprocesses pinned by MIG UUID, emulated slices (green contexts or MPS), and th
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch", reason="calibration extras not installed: pip install -e \'.[calibrate]\'")
+
 import contextlib
 import json
 import os

@@ -48,7 +48,7 @@ def test_max_scale_by_hand():
     # Two GPUs, each 4g + 3g: a 600/150 = 4, b 1000/500 = 2 -> factor 2 (headroom above demand).
     plan = solve(two_models(150.0, 500.0, count=2, objective="max_scale"))
     assert plan.objective.value == pytest.approx(2.0)
-    # the plan routes 2 x demand (served >= a x demand, DESIGN.md section 3), within each instance's capacity
+    # the plan routes 2 x demand (served >= a x demand, docs/data-format.md (data contract)), within each instance's capacity
     assert [m.served_rps for m in plan.models] == pytest.approx([300.0, 1000.0])
 
 

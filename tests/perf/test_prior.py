@@ -12,7 +12,7 @@ from majula_model.perf.prior import load_costs, prior_latency, prior_memory_gb
 from majula_model.perf.prior_files import PRIOR_GPUS, prior_records
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 CAT = default_catalog()
 A100 = CAT.get("A100-SXM4-80GB")

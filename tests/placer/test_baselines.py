@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from golden.cases import A100, golden_problem, problem, rec, two_models
-from test_placer_decode import check_plan
+from reference.plan_check import check_plan
 
 from majula_model.errors import Infeasible, InputError
 from majula_model.problem.loading import problem_from_instance

@@ -7,6 +7,7 @@ import json
 import yaml
 from golden.cases import golden_problem
 
+from conftest import needs_matplotlib
 from majula_model.cli import main
 from majula_model.schema import Plan
 
@@ -40,6 +41,7 @@ def test_baseline_all_json(tmp_path, capsys):
     assert all(r["gpus"] is None or r["gpus"] >= rows["ilp"]["gpus"] for r in rows.values())
 
 
+@needs_matplotlib
 def test_single_baseline_and_plot(tmp_path, capsys):
     png = tmp_path / "plan.png"
     assert main(["solve", _instance_file(tmp_path), "--baseline", "greedy", "--json", "--plot", str(png)]) == 0
@@ -60,7 +62,7 @@ def test_bad_time_limit_exit_2(tmp_path, capsys):
 
 
 def test_time_limit_without_solution_exit_1(tmp_path, capsys):
-    from test_placer_status import _hard
+    from golden.cases import hard_max_scale as _hard
 
     path = tmp_path / "hard.json"
     path.write_text(_hard().instance.model_dump_json())

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from conftest import needs_matplotlib
 from majula_model.cli import main
 from majula_model.problem.importers import write_perf_analyzer_csv
 from majula_model.schema import CalibrationFile, MeasurementRecord
@@ -59,6 +60,7 @@ def test_predict_missing_file_exits_2(capsys, tmp_path):
     assert code == 2 and "file not found" in err
 
 
+@needs_matplotlib
 def test_fit_json_and_table(capsys, cal_file, tmp_path):
     code, out, _ = run(capsys, "fit", cal_file, "--json")
     assert code == 0

@@ -99,7 +99,7 @@ def test_min_gpus_never_more_than_greedy(problem):
 
 @pytest.mark.parametrize("objective", OBJECTIVES)
 def test_time_limited_plans_are_still_valid(parvagpu_calibration, objective):
-    """With a time limit the status may be optimal, feasible or no_solution (DESIGN.md section 8); whatever it
+    """With a time limit the status may be optimal, feasible or no_solution (docs/ecosystem.md (ecosystem rules)); whatever it
     is, the plan must pass the audit and its value must sit on the right side of the reported bound."""
     from reference.instances import PARVA_MODELS, build
     from majula_model import schema
