@@ -3,7 +3,7 @@
 from .api import GpuCount, SweepPoint, baseline, count_gpus, gpus_needed, scaled, solve, sweep
 from .baselines import BASELINES
 from .formulation import OBJECTIVES
-from .solver import SOLVERS
+from .backends import SOLVERS
 
 __all__ = ["solve", "gpus_needed", "sweep", "baseline", "count_gpus", "scaled", "GpuCount", "SweepPoint",
            "BASELINES", "OBJECTIVES", "SOLVERS"]

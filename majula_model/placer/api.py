@@ -61,7 +61,7 @@ def best_scale(problem: Problem, table: dict[Key, Capacity], solver: str = "high
                time_limit: float | None = None) -> tuple[float | None, str]:
     """The largest common factor of every demand the pool can serve (the max_scale optimum) and its status."""
     out, _ = prove_max_scale(problem, table, solver, time_limit, phase2=False)
-    return (out.value if out.status in ("optimal", "feasible") else None), out.status
+    return (out.value if out.has_solution() else None), out.status
 
 
 def _unbounded_gpus(problem: Problem, table: dict[Key, Capacity], solver: str) -> int | None:
@@ -103,7 +103,7 @@ def solve(problem: Problem, objective: str | None = None, *, time_limit: float |
     if out.status == "infeasible":
         raise _beyond_pool(problem, table, solver) if obj == "min_gpus" else Infeasible(
             [f"the solver reports '{problem.instance.name}' infeasible for {obj}"])
-    if out.status not in ("optimal", "feasible"):
+    if not out.has_solution():
         return empty_plan(problem, obj, status=out.status, solver=out.solver, seconds=out.seconds, bound=out.bound)
     gpus = assign(f.pools, out.y, out.x)
     plan = make_plan(problem, table, gpus, obj, status=out.status, solver=out.solver, seconds=out.seconds,

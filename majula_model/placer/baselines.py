@@ -95,7 +95,7 @@ def homogeneous(problem: Problem, table: dict[Key, Capacity], solver: str = "hig
             f.prob += f.y[(t, g)] <= pool.count * u, f"homog_{safe(t)}_{safe('_'.join(g))}"
         f.prob += pulp.lpSum(pick.values()) <= 1, f"homog_one_{safe(t)}"
     out = solve_formulation(f, solver, time_limit, phase2=False)
-    if out.status not in ("optimal", "feasible"):
+    if not out.has_solution():
         raise Infeasible(["baseline homogeneous: no single geometry per GPU type serves every demand within the "
                           "pool"])
     return assign(pools, out.y, out.x)

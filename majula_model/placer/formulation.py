@@ -51,15 +51,18 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import get_args
 
 import pulp
 
-from ..perf.capacity import Capacity, Key
 from ..hardware.catalog import FULL, GpuType
 from ..hardware.geometry import Geometry, geometries
-from ..problem.loading import Problem
+from ..perf.capacity import Capacity, Key
+from ..problem.problem import Problem
+from ..schema import Objective
 
-OBJECTIVES = ("max_throughput", "max_scale", "min_gpus")
+OBJECTIVES: tuple[str, ...] = get_args(Objective)
+"""The objectives, in the order of ``schema.Objective`` (the contract is the one list)."""
 
 
 def safe(name: str) -> str:
@@ -121,7 +124,6 @@ class Formulation:
     s: dict[str, pulp.LpVariable] = field(default_factory=dict)
     a: pulp.LpVariable | None = None
     label: dict[str, str] = field(default_factory=dict)
-    cbc_bound: float | None = None  # the dual bound CBC's log reported for the last run (CBC has no API for it)
 
     def cost_expr(self) -> pulp.LpAffineExpression:
         """Total cost of the GPUs used (the min_gpus objective, and phase 2 of the others)."""

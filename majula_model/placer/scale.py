@@ -35,6 +35,7 @@ import time
 from ..perf.capacity import Capacity, Key
 from ..problem.loading import Problem
 from .formulation import Formulation, Pool, build, build_cover
+from .backends import backend
 from .solver import PHASE2_SECONDS, Outcome, counts, run_once, solve_formulation
 
 INCUMBENT_SECONDS = 1.0
@@ -67,14 +68,7 @@ def _left(deadline: float | None) -> float | None:
 
 def _relaxation(f: Formulation, solver: str, left: float | None) -> float | None:
     """The max_scale LP relaxation's value: where the bisection starts looking (not used as a proof)."""
-    import pulp
-
-    try:
-        f.prob.solve(pulp.HiGHS(msg=False, mip=False, timeLimit=left, threads=1) if solver == "highs"
-                     else pulp.PULP_CBC_CMD(msg=False, mip=False, timeLimit=left))
-    except pulp.PulpSolverError:
-        return None
-    return None if f.prob.status != pulp.LpStatusOptimal or f.a is None else float(f.a.varValue)
+    return None if f.a is None else backend(solver).relax(f.prob, left)
 
 
 def _cover(problem: Problem, table: dict[Key, Capacity], pools: list[Pool], a: float) -> Formulation:
@@ -96,7 +90,7 @@ def prove_max_scale(problem: Problem, table: dict[Key, Capacity], solver: str = 
         first = MIXED_POOL_SECONDS if time_limit is None else max(first, time_limit / 2)
     first = first if time_limit is None else min(first, time_limit)
     out = solve_formulation(f, solver, first, phase2=False)
-    if out.status not in ("optimal", "feasible") or (out.status == "feasible" and (_left(deadline) or 1) <= 0):
+    if not out.has_solution() or (out.status == "feasible" and (_left(deadline) or 1) <= 0):
         out.seconds = time.perf_counter() - t0
         return out, f
     a0 = factor(problem, table, out.x)
@@ -119,19 +113,19 @@ def prove_max_scale(problem: Problem, table: dict[Key, Capacity], solver: str = 
         target = last if prove or hi is None or hi <= last else (a0 + hi) / 2
         prove = not prove
         g = _cover(problem, table, f.pools, target)
-        status, _ = run_once(g, solver, left, FIRST_SOLUTION)
-        if status == "infeasible":
+        run = run_once(g, solver, left, FIRST_SOLUTION)
+        if run.status == "infeasible":
             if target == last:
                 out.status, out.bound = "optimal", last  # the proof (a0 = 0: no plan serves every model)
                 break
             hi = out.bound = target  # proven: no plan reaches target; bisect below it
             continue
         timed_out = deadline is not None and _left(deadline) <= 0.01
-        if status not in ("optimal", "feasible") and timed_out:
+        if not run.has_solution() and timed_out:
             break  # time limit without an answer: the incumbent stands, 'feasible'
         # HiGHS reports a solve error when presolve accepted a point its postsolve finds violated by about
         # the step: as ambiguous as a cover solution that does not improve
-        y, x = counts(g) if status in ("optimal", "feasible") else ({}, {})
+        y, x = counts(g) if run.has_solution() else ({}, {})
         a1 = factor(problem, table, x) if x else -1.0
         if a1 > a0:
             a0, out.y, out.x, out.value = a1, y, x, a1
@@ -159,8 +153,7 @@ def _least_cost(problem: Problem, table: dict[Key, Capacity], pools: list[Pool],
     if deadline is not None:
         left = max(0.05, min(left, deadline - time.perf_counter()))
     g = _cover(problem, table, pools, out.value)
-    status, _ = run_once(g, solver, left)
-    if status in ("optimal", "feasible"):
+    if run_once(g, solver, left).has_solution():
         y, x = counts(g)
         if factor(problem, table, x) >= out.value:
             out.y, out.x = y, x

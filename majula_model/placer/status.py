@@ -24,6 +24,15 @@ STATUS_TABLE: dict[tuple[int, int], str] = {
 }
 
 
+SOLUTION_STATUSES = frozenset({"optimal", "feasible"})
+"""Statuses that come with integer values to read: a proven optimum, or an incumbent found before a limit."""
+
+
+def has_solution(status: str) -> bool:
+    """True for a status with a solution to decode (``SOLUTION_STATUSES``)."""
+    return status in SOLUTION_STATUSES
+
+
 def classify(status: int, sol_status: int) -> str:
     """The plan status for PuLP's pair; ``error`` for any pair the table does not know."""
     return STATUS_TABLE.get((status, sol_status), "error")
@@ -34,17 +43,3 @@ def relative_gap(value: float | None, bound: float | None) -> float | None:
     if value is None or bound is None or not (math.isfinite(value) and math.isfinite(bound)):
         return None
     return abs(bound - value) / max(abs(value), 1.0)
-
-
-def highs_bound(prob: pulp.LpProblem) -> float | None:
-    """HiGHS's dual bound in the problem's own sense (PuLP hands HiGHS a minimisation; undo its sign flip)."""
-    model = getattr(prob, "solverModel", None)
-    if model is None:
-        return None
-    try:
-        bound = float(model.getInfo().mip_dual_bound)
-    except Exception:  # noqa: BLE001 - an LP (no MIP info) or an older highspy: no bound to report
-        return None
-    if not math.isfinite(bound):
-        return None
-    return -bound if prob.sense == pulp.LpMaximize else bound

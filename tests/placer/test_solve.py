@@ -155,6 +155,6 @@ def test_max_scale_is_proven_by_an_infeasible_cover():
             for m in i.models:
                 x[(m.name, g.type, i.profile)] = x.get((m.name, g.type, i.profile), 0) + 1
     assert factor(p, table, x) == pytest.approx(a, rel=1e-12)  # the plan's value is its counts' factor
-    assert run_once(_cover(p, table, build_pools(p, table), bound), "highs", 60)[0] == "infeasible"
-    assert run_once(_cover(p, table, build_pools(p, table), a * (1 - 1e-9)), "highs", 60)[0] in ("optimal",
+    assert run_once(_cover(p, table, build_pools(p, table), bound), "highs", 60).status == "infeasible"
+    assert run_once(_cover(p, table, build_pools(p, table), a * (1 - 1e-9)), "highs", 60).status in ("optimal",
                                                                                                 "feasible")

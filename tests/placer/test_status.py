@@ -49,7 +49,7 @@ def test_real_time_limits(solver):
 
 
 def test_cbc_log_bound_reads_both_senses(tmp_path):
-    from majula_model.placer.solver import cbc_log_bound
+    from majula_model.placer.backends import cbc_log_bound
 
     log = tmp_path / "cbc.log"
     log.write_text("Result - Stopped on time limit\n\nObjective value:    3273.0\nUpper bound:   3334.408\nGap: -0.02\n")
@@ -68,3 +68,39 @@ def test_time_limited_plan_carries_gap_and_bound():
     assert plan.objective.bound > plan.objective.value
     assert plan.gap == pytest.approx((plan.objective.bound - plan.objective.value) / max(plan.objective.value, 1))
     assert plan.gpus  # the incumbent is decoded
+
+
+def test_every_solver_has_an_adapter_and_an_unknown_one_names_the_flag():
+    from majula_model.errors import InputError
+    from majula_model.placer import SOLVERS
+    from majula_model.placer.backends import backend
+
+    assert SOLVERS == ("highs", "cbc") and [backend(s).label for s in SOLVERS] == ["HiGHS", "CBC"]
+    with pytest.raises(InputError, match="unknown solver 'gurobi'") as e:
+        backend("gurobi")
+    assert e.value.field == "--solver"
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_both_adapters_give_the_same_lp_relaxation(solver):
+    """The relaxation lives in the adapter (scale.py asks it); both solvers agree on a tiny LP solved by hand:
+    max x + y s.t. x + 2y <= 4, 3x + y <= 6 -> (1.6, 1.2), value 2.8."""
+    from majula_model.placer.backends import backend
+
+    prob = pulp.LpProblem("relax", pulp.LpMaximize)
+    x, y = prob.add_variable("x", 0, None, cat="Integer"), prob.add_variable("y", 0, None, cat="Integer")
+    prob += x + y
+    prob += x + 2 * y <= 4
+    prob += 3 * x + y <= 6
+    assert backend(solver).relax(prob, 10) == pytest.approx(2.8)
+    run = backend(solver).run(prob, 10)
+    assert run.status == "optimal" and run.has_solution() and run.value == pytest.approx(2.0) == run.bound
+
+
+def test_objectives_come_from_the_contract():
+    from typing import get_args
+
+    from majula_model.placer import OBJECTIVES
+    from majula_model.schema import Objective
+
+    assert OBJECTIVES == get_args(Objective)
