@@ -5,8 +5,10 @@ docs/domain.md (MIG and SLO rules): a point is feasible when its latency meets t
 with the point that gives it. Under ``arrivals: "smooth"`` the rule is ``latency_ms <= latency_budget_fraction *
 slo_ms``; under ``"poisson"`` a point's usable rate comes from ``queueing.poisson_capacity``.
 
-Real MIG points and emulated ones are never mixed silently: where a key has real points, emulated ones are
-ignored; where it has only emulated ones, the capacity carries ``emulated=True``.
+Which number a point carries (real over emulated measurements, over fitted curves, over the prior) is decided
+in one place, ``sources``, for the planner and ``majula predict`` alike; here every point keeps its label, and a
+capacity carries its point's label in ``source`` and ``emulated=True`` where the point rests on emulated
+measurements.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from .points import Key, Points, measured_points, points_from_records, service_m
 
 @dataclass(frozen=True)
 class Capacity:
-    """The best SLO-feasible point of a model on a profile."""
+    """The best SLO-feasible point of a model on a profile: ``source`` is its label (``measured``,
+    ``interpolated``, ``predicted``, ``prior``), ``emulated`` whether it rests on emulated measurements."""
 
     model: str
     gpu: str
@@ -68,11 +71,11 @@ def best_capacity(key: Key, pts: Points, slo_ms: float, policy: Policy, memory_g
     order = np.lexsort((pts.processes, pts.batch, -rate))
     i = int(order[0])
     return Capacity(key[0], key[1], key[2], int(pts.batch[i]), int(pts.processes[i]), float(pts.latency_ms[i]),
-                    float(rate[i]), pts.source[i], pts.emulated)
+                    float(rate[i]), pts.source[i], pts.point_emulated(i))
 
 
 def all_points(problem: Problem) -> dict[Key, Points]:
-    """Measured points, plus fitted predictions where the policy asks for them."""
+    """Recorded points, plus predictions where the policy asks for them (both chosen by ``sources``' rule)."""
     pts = measured_points(problem)
     if problem.instance.policy.use_predictions:
         from .prediction import add_predictions

@@ -3,19 +3,20 @@
 Why its own module: capacity (``capacity.py``) judges points and predictions (``prediction.py``) make new ones;
 both need the type, and neither should import the other for it.
 
-Real MIG points and emulated ones are never mixed silently: where a key has real points, emulated ones are
-ignored; where it has only emulated ones, the points carry ``emulated=True``.
+Which records make a key's points is ``sources``' rule: where a key has real points, emulated ones are ignored;
+where it has only emulated ones, the points carry ``emulated=True``; records of prior calibration files are
+labelled ``prior`` and kept only for a (model, GPU type) with no measurement at all.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..problem.problem import Problem
 from ..schema import MeasurementRecord
+from .sources import Known
 
 Key = tuple[str, str, str]
 """(model, canonical GPU type, profile)."""
@@ -32,9 +33,18 @@ class Points:
     memory_gb: np.ndarray  # NaN = unknown (assumed to fit)
     source: tuple[str, ...]
     emulated: bool
+    """True when every point rests on emulated measurements."""
+    emulated_at: tuple[bool, ...] | None = None
+    """Per point, whether it rests on emulated measurements (measured on an emulated slice, or from a curve
+    fitted on such points); None: every point as ``emulated``. Why per point: with predictions, a key can hold
+    emulated measurements next to values predicted from real ones (``sources``)."""
 
     def __len__(self) -> int:
         return len(self.batch)
+
+    def point_emulated(self, i: int) -> bool:
+        """Whether point ``i`` rests on emulated measurements."""
+        return self.emulated if self.emulated_at is None else self.emulated_at[i]
 
 
 def points_from_records(records: list[MeasurementRecord], source: str = "measured") -> Points:
@@ -48,20 +58,27 @@ def points_from_records(records: list[MeasurementRecord], source: str = "measure
         throughput_rps=np.array([r.rate_rps for r in use], dtype=float),
         memory_gb=np.array([np.nan if r.memory_gb is None else r.memory_gb for r in use], dtype=float),
         source=tuple(source for _ in use),
-        emulated=not real,
+        emulated=not real and source != "prior",  # a prior file's records are predictions, of no slice
     )
 
 
 def measured_points(problem: Problem) -> dict[Key, Points]:
-    """Measured points per key for GPU types in the catalog (colocated points are interference data, not
-    solo capacity, and are left out)."""
-    groups: dict[Key, list[MeasurementRecord]] = defaultdict(list)
+    """Recorded points per key for GPU types in the catalog, as ``sources.Evidence`` selects them: real over
+    emulated per key, prior-file records (labelled ``prior``) only where the model has no measurement on the GPU
+    type. Colocated points are interference data, not solo capacity, and are left out. Keys in the order their
+    first record appears (the placer's order, so its ties break as before)."""
+    known = Known.of_problem(problem)
+    keys: dict[Key, None] = {}
     for r in problem.measurements:
         gpu = problem.catalog.resolve(r.gpu)
-        if gpu is None or r.colocated:
-            continue
-        groups[(r.model, gpu, r.profile)].append(r)
-    return {k: points_from_records(v) for k, v in groups.items()}
+        if gpu is not None and not r.colocated:
+            keys.setdefault((r.model, gpu, r.profile), None)
+    out = {}
+    for model, gpu, profile in keys:
+        ev = known.evidence(model, gpu)
+        if recs := ev.on(profile):
+            out[(model, gpu, profile)] = points_from_records(recs, ev.label)
+    return out
 
 
 def service_ms(pts: Points) -> np.ndarray:
