@@ -2,7 +2,12 @@
 
 Why data and not code: a new GPU is one JSON record (``majula --catalog my-gpus.json``), validated on load by the
 same pydantic models as the bundled file ``hardware/gpus.json``. Names follow docs/domain.md (MIG placements); the aliases are
-the product names nvidia-smi / NVML report, so a calibration run can map a device to its type.
+the product names nvidia-smi / NVML report, so a calibration run can map a device to its type. The format, every
+bundled type and where its figures come from: docs/hardware.md.
+
+Why some checks run when a type joins a :class:`Catalog` and not in the model: a file that repeats a bundled
+type must be told so first (or accepted, when it is the same entry: ``majula gpus --json`` fed back), before
+what else may be wrong with its copy.
 """
 
 from __future__ import annotations
@@ -47,12 +52,16 @@ class GpuType(BaseModel):
     memory_slices: int = Field(ge=1, le=16, description="Memory slices available to MIG.")
     memory_gb: float = Field(gt=0, description="Device memory in GB.")
     sms: int | None = Field(None, ge=1, description="SMs of the whole GPU (MIG disabled), where known.")
-    sms_per_compute_slice: int | None = Field(None, ge=1, description="SMs in one compute slice, where known.")
+    sms_per_compute_slice: int | None = Field(
+        None, ge=1, description="SMs in one compute slice (the SM column of a 1g profile in `nvidia-smi mig -lgip`); "
+                                "required for MIG-capable types: a profile's compute is its compute slices x this.")
     memory_bandwidth_gbps: float | None = Field(None, gt=0, description="Spec-sheet memory bandwidth, GB/s.")
     fp32_tflops: float | None = Field(None, gt=0, description="Spec-sheet dense FP32 TFLOPS.")
     fp16_tflops: float | None = Field(None, gt=0, description="Spec-sheet dense FP16 tensor TFLOPS.")
     profiles: tuple[Profile, ...] = Field((), description="MIG profiles of this type (none: MIG unsupported).")
     mig: bool = Field(True, description="Supports MIG; False for a device used whole (profile 'full' only).")
+    provenance: str | None = Field(None, description="Where this entry's profiles, placements and spec figures "
+                                                     "come from, and what is assumed rather than published.")
 
     @model_validator(mode="after")
     def _check_profiles(self) -> "GpuType":
@@ -99,13 +108,51 @@ class GpuType(BaseModel):
         return tuple(p for p in self.profiles if not p.media_extensions)
 
 
+class CatalogEntry(GpuType):
+    """A GPU type as a catalog file gives it: optionally with the geometries ``majula gpus --json`` lists.
+
+    Why accepted: so that ``majula gpus --json`` output is itself a catalog file. Why checked, not ignored: a file
+    that states geometries must state the ones its placement table gives, or it says two different things.
+    """
+
+    geometries: tuple[tuple[str, ...], ...] | None = Field(
+        None, description="Every valid geometry (as `majula gpus --json` lists them); if given, it must equal the set "
+                          "enumerated from the placement table.")
+    maximal_geometries: tuple[tuple[str, ...], ...] | None = Field(
+        None, description="The geometries nothing more fits into; if given, checked like `geometries`.")
+
+    def gpu_type(self) -> GpuType:
+        """The GPU type itself, without the listed geometries (which are derived data)."""
+        return GpuType.model_validate(self.model_dump(exclude={"geometries", "maximal_geometries"}))
+
+
 class CatalogFile(BaseModel):
     """A file of GPU types (the bundled one, or a user's extension)."""
 
     model_config = _CFG
 
     source: str | None = Field(None, description="Where the figures come from.")
-    gpus: tuple[GpuType, ...] = Field(description="GPU types.")
+    gpus: tuple[CatalogEntry, ...] = Field(description="GPU types.")
+
+
+def require_specs(gpu: GpuType) -> None:
+    """InputError naming the field when a MIG-capable type lacks a figure every prediction needs.
+
+    Why an error: without ``sms_per_compute_slice`` a profile's SMs are unknown, and guessing one SM per slice
+    made a B200 slice look many times slower than an A100's. Types used whole (``mig: false``) may omit it.
+    """
+    per = gpu.sms_per_compute_slice
+    if gpu.mig and per is None:
+        raise InputError(f"required for MIG-capable type {gpu.type}: each profile's SMs are its compute slices "
+                         f"x this (the SM column of its 1g profile in `nvidia-smi mig -lgip`; docs/hardware.md)",
+                         field="sms_per_compute_slice")
+    if per is not None and gpu.sms is not None and per * gpu.compute_slices > gpu.sms:
+        raise InputError(f"{gpu.type}: {gpu.compute_slices} compute slices x {per} SMs is more than its "
+                         f"{gpu.sms} SMs", field="sms_per_compute_slice")
+
+
+def _differences(a: GpuType, b: GpuType) -> list[str]:
+    return [name for name in GpuType.model_fields if getattr(a, name) != getattr(b, name)]
 
 
 class Catalog:
@@ -118,14 +165,23 @@ class Catalog:
             self.add(g)
 
     def add(self, gpu: GpuType) -> None:
-        """Add a type; its name and aliases must not name a type already in the catalog (no silent override)."""
-        if self.resolve(gpu.type) is not None:
-            raise InputError(f"GPU type '{gpu.type}' is already in the catalog (as {self.resolve(gpu.type)}); "
-                             f"give yours another name", field="type")
+        """Add a type; its name and aliases must not name a type already in the catalog (no silent override).
+
+        The very same entry again is a no-op, so a catalog printed by ``majula gpus --json`` can be read back.
+        """
+        owner = self.resolve(gpu.type)
+        if owner is not None:
+            if not _differences(self.gpus[owner], gpu):
+                return
+            differ = f" with other figures ({', '.join(_differences(self.gpus[owner], gpu))})" \
+                if owner == gpu.type else ""
+            raise InputError(f"GPU type '{gpu.type}' is already in the catalog (as {owner}){differ}; give yours "
+                             f"another name", field="type")
         for name in gpu.aliases:
-            owner = self._alias.get(name.casefold())
-            if owner is not None and owner != gpu.type:
-                raise InputError(f"name '{name}' already names GPU type {owner}", field="type")
+            other = self._alias.get(name.casefold())
+            if other is not None and other != gpu.type:
+                raise InputError(f"name '{name}' already names GPU type {other}", field="aliases")
+        require_specs(gpu)
         self.gpus[gpu.type] = gpu
         for name in (gpu.type, *gpu.aliases):
             self._alias[name.casefold()] = gpu.type
@@ -146,14 +202,39 @@ class Catalog:
         return iter([g for g in self.gpus.values() if g.mig])
 
     def extended(self, path: str | Path) -> "Catalog":
-        """A copy with the GPU types from a user file added."""
+        """A copy with the GPU types from a user file added (errors name ``gpus[i].field``)."""
         cat = Catalog(list(self.gpus.values()))
-        for g in load_catalog_file(path).gpus:
+        for i, entry in enumerate(load_catalog_file(path).gpus):
             try:
-                cat.add(g)
+                add_entry(cat, entry)
             except InputError as e:
-                raise InputError(e.reason, file=str(path), field="gpus") from None
+                field = f"gpus[{i}]" + (f".{e.field}" if e.field else "")
+                raise InputError(e.reason, file=str(path), field=field) from None
         return cat
+
+
+def add_entry(cat: Catalog, entry: CatalogEntry) -> None:
+    """Add a file's entry to ``cat`` once the geometries it lists, if any, are checked against its table."""
+    gpu = entry.gpu_type()
+    cat.add(gpu)
+    from .geometry import geometries  # here: geometry.py builds on this module
+
+    found = geometries(gpu)
+    for field, listed, want in (("geometries", entry.geometries, found),
+                                ("maximal_geometries", entry.maximal_geometries, [g for g in found if g.maximal])):
+        if listed is not None:
+            _check_listed(listed, {tuple(sorted(g.profiles)) for g in want}, gpu.type, field)
+
+
+def _check_listed(listed: tuple[tuple[str, ...], ...], want: set[tuple[str, ...]], gpu: str, field: str) -> None:
+    got = [tuple(sorted(g)) for g in listed]
+    if len(set(got)) != len(got):
+        raise InputError("lists a geometry twice", field=field)
+    extra, missing = sorted(set(got) - want), sorted(want - set(got))
+    if extra or missing:
+        example = f"{' + '.join(extra[0])} does not fit" if extra else f"{' + '.join(missing[0])} is missing"
+        raise InputError(f"not the {len(want)} the placement table of {gpu} gives: {len(extra)} extra, "
+                         f"{len(missing)} missing (e.g. {example})", field=field)
 
 
 def load_catalog_file(path: str | Path) -> CatalogFile:
@@ -176,5 +257,8 @@ def default_catalog() -> Catalog:
     global _DEFAULT
     if _DEFAULT is None:
         text = resources.files("majula_model").joinpath("hardware/gpus.json").read_text()
-        _DEFAULT = Catalog(CatalogFile.model_validate_json(text, strict=True).gpus)
+        cat = Catalog([])
+        for entry in CatalogFile.model_validate_json(text, strict=True).gpus:
+            add_entry(cat, entry)
+        _DEFAULT = cat
     return _DEFAULT

@@ -63,10 +63,25 @@ not used to interpolate a batch between others (it is still used everywhere else
 
 
 def profile_sms(gpu: GpuType, profile: str) -> float:
-    """SMs of a profile (``full`` = the whole GPU): the compute it owns, from the catalog's spec fields."""
+    """SMs of a profile (``full`` = the whole GPU): the compute it owns, from the catalog's spec fields.
+
+    No guess when a figure is missing (one SM per slice made a B200 slice look many times slower than an A100's):
+    an error naming the field. A type used whole (``mig: false``, e.g. ``cpu``) has one profile, so without
+    ``sms`` its size is simply the unit.
+    """
+    per = gpu.sms_per_compute_slice
     if profile == FULL:
-        return float(gpu.sms or gpu.compute_slices * (gpu.sms_per_compute_slice or 1))
-    per = gpu.sms_per_compute_slice or 1
+        if gpu.sms is not None:
+            return float(gpu.sms)
+        if per is not None:
+            return float(gpu.compute_slices * per)
+        if not gpu.mig:
+            return 1.0
+    if per is None:
+        from ..errors import InputError
+
+        raise InputError(f"GPU type {gpu.type} has no sms_per_compute_slice in the catalog, so the SMs of its "
+                         f"profiles are unknown (docs/hardware.md)", field="sms_per_compute_slice")
     return float(gpu.profile(profile).compute_slices * per)
 
 

@@ -64,7 +64,7 @@ def test_derived_throughput():
     ("models.0.slo_ms", 0, "models[0].slo_ms", "greater than 0"),
     ("models.0.demand_rps", -5, "models[0].demand_rps", "greater than 0"),
     ("gpus.0.count", 0, "gpus[0].count", "greater than or equal to 1"),
-    ("gpus.0.type", "B200", "gpus[0].type", "unknown GPU type 'B200'"),
+    ("gpus.0.type", "B300", "gpus[0].type", "unknown GPU type 'B300'"),
     ("measurements.0.profile", "5g.50gb", "measurements[0].profile", "has no profile '5g.50gb'"),
     ("measurements.0.gpu", "V100", "measurements[0].gpu", "unknown GPU type 'V100'"),
     ("measurements.0.batch", 0, "measurements[0].batch", "greater than or equal to 1"),
@@ -176,7 +176,7 @@ def test_alias_resolves_and_catalog_extension(tmp_path):
     assert cat.resolve("NVIDIA H100 80GB HBM3") == "H100-SXM5-80GB"
     assert cat.resolve("nvidia a100-sxm4-40gb") == "A100-SXM4-40GB"
     extra = {"gpus": [{"type": "X1-16GB", "aliases": ["ACME X1"], "compute_slices": 2, "memory_slices": 2,
-                       "memory_gb": 16, "profiles": [
+                       "memory_gb": 16, "sms_per_compute_slice": 8, "profiles": [
                            {"name": "1g.8gb", "compute_slices": 1, "memory_slices": 1, "memory_gb": 8,
                             "starts": [0, 1], "max_count": 2},
                            {"name": "2g.16gb", "compute_slices": 2, "memory_slices": 2, "memory_gb": 16,
