@@ -9,16 +9,40 @@ The public API in one import::
     need = gpus_needed(problem)               # {"A100-SXM4-80GB": 5}, need.cost
     growth = sweep(problem, [1.0, 1.5, 2.0])  # GPUs needed per demand growth factor
     check = verify(problem, plan, load=0.9)   # simulated SLO attainment per model
+
+Why the names are lazy (PEP 562 ``__getattr__``): importing any submodule (``majula_model.cli`` for every
+``majula`` command) runs this file first, and importing everything here eagerly pulls in PuLP and scipy.optimize
+(about a second), even for ``majula --help``. Each name is imported from its module on first use instead.
 """
 
-from .hardware.catalog import FULL, Catalog, GpuType, Profile, default_catalog
-from .errors import Infeasible, InputError, MajulaError
-from .hardware.geometry import GeometryInfo, geometries, layout_problem, place
-from .problem.loading import Problem, load_calibration, load_instance, problem_from_instance
-from .placer import baseline, gpus_needed, solve, sweep
-from .perf.prediction import predict
-from .schema import CalibrationFile, Instance, MeasurementRecord, Plan
-from .simulator import simulate, verify
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the eager imports, for type checkers and IDEs only
+    from .errors import Infeasible, InputError, MajulaError
+    from .hardware.catalog import FULL, Catalog, GpuType, Profile, default_catalog
+    from .hardware.geometry import GeometryInfo, geometries, layout_problem, place
+    from .perf.prediction import predict
+    from .placer import baseline, gpus_needed, solve, sweep
+    from .problem.loading import Problem, load_calibration, load_instance, problem_from_instance
+    from .schema import CalibrationFile, Instance, MeasurementRecord, Plan
+    from .simulator import simulate, verify
+
+_HOME = {
+    ".hardware.catalog": ["FULL", "Catalog", "GpuType", "Profile", "default_catalog"],
+    ".errors": ["Infeasible", "InputError", "MajulaError"],
+    ".hardware.geometry": ["GeometryInfo", "geometries", "layout_problem", "place"],
+    ".problem.loading": ["Problem", "load_calibration", "load_instance", "problem_from_instance"],
+    ".placer": ["baseline", "gpus_needed", "solve", "sweep"],
+    ".perf.prediction": ["predict"],
+    ".simulator": ["simulate", "verify"],
+    ".schema": ["CalibrationFile", "Instance", "MeasurementRecord", "Plan"],
+}
+"""Where each public name lives (module relative to this package)."""
+
+_MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
 
 __all__ = [
     "FULL", "Catalog", "GpuType", "Profile", "default_catalog",
@@ -29,3 +53,17 @@ __all__ = [
     "CalibrationFile", "Instance", "MeasurementRecord", "Plan",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first access, and keep it here (later accesses are plain)."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -5,6 +5,10 @@ a new command is a new module and one line here. Exit codes (docs/cli.md (CLI co
 question with no answer (reason on stderr); 2 bad input or usage (file, field and reason on stderr), also for
 unreadable files and for input that slipped past the checks. No traceback reaches the user unless
 ``MAJULA_DEBUG=1``.
+
+Every command module is imported to build the parser, so modules import only the standard library, ``errors``
+and ``lists`` at their top, and everything else inside ``run``: ``majula --help`` then starts in a few
+hundredths of a second instead of paying a second for PuLP, scipy and pydantic (benchmarks/bench_cli.py).
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..errors import Infeasible, InputError
+
+if TYPE_CHECKING:
+    from ..hardware.catalog import Catalog
 
 COMMANDS = ["gpus", "schema", "validate", "predict", "fit", "importers", "solve", "simulate", "calibrate"]
 
@@ -30,7 +37,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="majula", description="Capacity planning for DNN serving on MIG-partitioned GPUs.")
-    parser.add_argument("--catalog", metavar="FILE", help="Extra GPU types (JSON, same format as the bundled catalog).")
+    parser.add_argument("--catalog", metavar="FILE", action="append",
+                        help="Extra GPU types (JSON, same format as the bundled catalog); repeat to merge several "
+                             "files (each type in one file only).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         try:
@@ -43,6 +52,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def load_catalogs(paths: Sequence[str]) -> "Catalog":
+    """The bundled catalog plus the GPU types of each --catalog file, in order (``Catalog.extended`` per file).
+
+    Why not only the last file, as before: that dropped the others without a word. A type (or alias) that an
+    earlier file defined is an error naming both files, as a file may not replace a bundled type either.
+    """
+    from ..hardware.catalog import default_catalog, load_catalog_file
+
+    cat = default_catalog()
+    origin: dict[str, str] = {}  # canonical type -> the --catalog file that added it
+    for path in paths:
+        for i, gpu in enumerate(load_catalog_file(path).gpus):
+            earlier = next((cat.resolve(n) for n in (gpu.type, *gpu.aliases) if cat.resolve(n) in origin), None)
+            if earlier is not None:
+                raise InputError(f"GPU type '{earlier}' is already defined in {origin[earlier]} (each --catalog "
+                                 f"file must add different types)", file=path, field=f"gpus[{i}]")
+        before = set(cat.gpus)
+        cat = cat.extended(path)
+        origin.update((name, path) for name in cat.gpus if name not in before)
+    return cat
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -52,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from ..hardware.catalog import default_catalog
 
-        args.cat = default_catalog().extended(args.catalog) if args.catalog else default_catalog()
+        args.cat = load_catalogs(args.catalog) if args.catalog else default_catalog()
         return int(args.func(args) or 0)
     except InputError as e:
         print(f"majula: error: {e.message}", file=sys.stderr)

@@ -12,8 +12,6 @@ import json
 import sys
 
 from ..errors import InputError, require
-from ..perf.fit_report import fit_report, strip
-from ..problem.loading import is_prior, load_calibration
 from .importers import check_records
 
 
@@ -61,6 +59,10 @@ def print_table(report: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here, not at the top: every command registers this module (see cli/__init__.py)
+    from ..perf.fit_report import fit_report, strip
+    from ..problem.loading import is_prior, load_calibration
+
     cal = load_calibration(args.calibration)
     check_records(cal, args.cat, args.calibration, fields=True)
     if not cal.measurements:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
-from ..problem.importers import read_parvagpu, read_perf_analyzer
-from ..schema import CalibrationFile
+
+if TYPE_CHECKING:  # the readers and pydantic are imported in the run functions (see cli/__init__.py)
+    from ..schema import CalibrationFile
 
 
 def check_records(cal: CalibrationFile, cat, source: str, fields: bool = False) -> None:
@@ -34,11 +36,15 @@ def _write(cal: CalibrationFile, out: str, cat, source: str) -> None:
 
 
 def run_parvagpu(args: argparse.Namespace) -> int:
+    from ..problem.importers import read_parvagpu
+
     _write(read_parvagpu(args.dir, gpu=args.gpu, catalog=args.cat), args.out, args.cat, args.dir)
     return 0
 
 
 def run_perf_analyzer(args: argparse.Namespace) -> int:
+    from ..problem.importers import read_perf_analyzer
+
     cal = read_perf_analyzer(args.csv, args.model, args.gpu, args.profile, args.batch, args.processes,
                              args.percentile, args.concurrency)
     _write(cal, args.out, args.cat, args.csv)

@@ -1,8 +1,11 @@
-"""Comma-separated flag values (``--batch 1,2,4``, ``--sweep 1,1.5,2``), parsed one way for every command."""
+"""Flag values: comma-separated lists (``--batch 1,2,4``, ``--sweep 1,1.5,2``), parsed one way for every command,
+and choices that are imported only when argparse needs them (``LazyChoices``)."""
 
 from __future__ import annotations
 
+import importlib
 import math
+from collections.abc import Iterator, Sequence
 from typing import Callable, TypeVar
 
 from ..errors import InputError
@@ -24,3 +27,38 @@ def numbers(text: str, flag: str, kind: Callable[[str], N] = int, *, low: float 
     if unique and len(set(vals)) != len(vals):
         raise InputError(f"duplicate values in '{text}'", field=flag)
     return vals
+
+
+class LazyChoices(Sequence[str]):
+    """``choices=`` for argparse, read from ``module.name`` the first time argparse looks at them.
+
+    Why: the names live next to the code that uses them (``placer.OBJECTIVES`` beside the formulation), and
+    importing that code costs PuLP, numpy and pydantic. argparse only looks at choices when the flag is given or
+    its help is printed, so ``majula --help`` and commands that do not take the flag never pay for the import.
+    Give the argument a ``metavar`` (argparse would otherwise list the choices when the flag is registered) and
+    write ``%(choices)s`` in its help.
+    """
+
+    def __init__(self, module: str, name: str, *, sort: bool = False, extra: tuple[str, ...] = ()) -> None:
+        """``sort``: sorted names (a dict's keys, say); ``extra``: names appended after them (``all``)."""
+        self._where = (module, name, sort, extra)
+        self._values: tuple[str, ...] | None = None
+
+    def _load(self) -> tuple[str, ...]:
+        if self._values is None:
+            module, name, sort, extra = self._where
+            values = tuple(getattr(importlib.import_module(module), name))
+            self._values = (tuple(sorted(values)) if sort else values) + extra
+        return self._values
+
+    def __getitem__(self, index):  # type: ignore[override] - a Sequence of str, indexed like a tuple
+        return self._load()[index]
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._load()

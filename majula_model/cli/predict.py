@@ -12,8 +12,6 @@ import json
 import sys
 
 from ..errors import InputError
-from ..problem.loading import load_calibration
-from ..perf.prediction import predict
 from .importers import check_records
 from .lists import numbers
 
@@ -24,6 +22,10 @@ def parse_batches(text: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here, not at the top: every command registers this module (see cli/__init__.py)
+    from ..perf.prediction import predict
+    from ..problem.loading import load_calibration
+
     cal = load_calibration(args.calibration)
     check_records(cal, args.cat, args.calibration, fields=True)
     batches = parse_batches(args.batch)

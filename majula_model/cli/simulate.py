@@ -7,17 +7,18 @@ import json
 import sys
 
 from ..errors import InputError, require
-from ..problem.loading import load_instance, notes, parse, read_json
-from ..schema import Plan
-from ..simulator import SimOptions, simulate
-from ..outputs.sim_report import plot_cdfs, table
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here, not at the top: every command registers this module (see cli/__init__.py)
+    from ..outputs.sim_report import plot_cdfs, table
+    from ..problem.loading import load_instance, load_plan, notes
+    from ..simulator import SimOptions, simulate
+
     if args.plot:
         require("matplotlib", "plot", "--plot")
-    problem = load_instance(args.instance, args.cat)
-    plan = parse(Plan, read_json(args.plan), args.plan)
+    problem = load_instance(args.instance, args.cat, command="simulate")
+    plan = load_plan(args.plan, command="simulate --plan")
     if plan.instance != problem.instance.name:
         raise InputError(f"plan is for instance '{plan.instance}', not '{problem.instance.name}'",
                          file=args.plan, field="instance")

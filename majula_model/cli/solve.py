@@ -13,13 +13,16 @@ import sys
 from pathlib import Path
 
 from ..errors import Infeasible, InputError, require
-from ..problem.loading import load_instance, notes
-from ..placer import BASELINES, baseline, count_gpus, solve, sweep
-from ..placer.formulation import OBJECTIVES
-from ..outputs.migparted import to_mig_parted
-from ..outputs.plan_table import render
-from ..placer.solver import SOLVERS
-from .lists import numbers
+from .lists import LazyChoices, numbers
+
+# Imported in the functions that use them, not here: the placer costs PuLP, numpy and pydantic, and every
+# ``majula`` command (``--help`` included) registers this module. The choices come from majula_model.placer.
+OBJECTIVES = LazyChoices("majula_model.placer", "OBJECTIVES")
+SOLVERS = LazyChoices("majula_model.placer", "SOLVERS")
+BASELINE_CHOICES = LazyChoices("majula_model.placer", "BASELINES", extra=("all",))
+VERIFY_LOAD = 1.0
+VERIFY_DURATION = 30.0
+"""Defaults of --verify-load and --verify-duration, applied after checking that --verify was given."""
 
 
 def _write(path: str, text: str, flag: str) -> None:
@@ -31,6 +34,9 @@ def _write(path: str, text: str, flag: str) -> None:
 
 def _compare(args: argparse.Namespace, problem) -> int:
     """ILP min_gpus against every baseline (GPUs and cost; a baseline beyond the pool says so)."""
+    from ..outputs.migparted import to_mig_parted
+    from ..placer import BASELINES, baseline, solve
+
     ilp = solve(problem, "min_gpus", time_limit=args.time_limit, solver=args.solver)
     if args.mig_parted and ilp.gpus:  # the ILP's plan is the one worth applying
         _write(args.mig_parted, to_mig_parted(ilp, problem.instance.gpus_per_node, args.cat), "--mig-parted")
@@ -56,6 +62,8 @@ def _compare(args: argparse.Namespace, problem) -> int:
 
 
 def _summary(problem, plan) -> dict:
+    from ..placer import count_gpus
+
     count = count_gpus(problem, plan)
     return {"gpus": sum(count.values()), "cost": count.cost, "per_type": dict(count)}
 
@@ -83,9 +91,16 @@ def _verify(args: argparse.Namespace, problem, plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _factors(text: str) -> list[float]:
+    """The --sweep demand growth factors (an empty list is an error naming --sweep, not a plain solve)."""
+    return numbers(text, "--sweep", float, low=1e-9, high=1000)
+
+
 def _sweep(args: argparse.Namespace, problem) -> int:
     """GPUs needed (min_gpus) as every demand grows by each factor: the capacity planner's purchase table."""
-    points = sweep(problem, numbers(args.sweep, "--sweep", float, low=1e-9, high=1000), time_limit=args.time_limit, solver=args.solver,
+    from ..placer import sweep
+
+    points = sweep(problem, _factors(args.sweep), time_limit=args.time_limit, solver=args.solver,
                    unbounded_pool=args.unbounded_pool)
     if args.json:
         print(json.dumps({"instance": problem.instance.name, "sweep": [
@@ -106,7 +121,10 @@ _ONE_PLAN_ONLY = (("--mig-parted", "mig_parted"), ("--verify", "verify"), ("--pl
 
 def _check_combinations(args: argparse.Namespace) -> None:
     """Exit 2 on options that would otherwise be silently ignored together."""
-    for mode, on in (("--sweep", bool(args.sweep)), ("--baseline all", args.baseline == "all")):
+    sweeping = args.sweep is not None  # --sweep "" is a mistake to report, not a plain solve
+    if sweeping:
+        _factors(args.sweep)
+    for mode, on in (("--sweep", sweeping), ("--baseline all", args.baseline == "all")):
         if not on:
             continue
         for flag, attr in _ONE_PLAN_ONLY:
@@ -115,17 +133,60 @@ def _check_combinations(args: argparse.Namespace) -> None:
         if args.objective:
             raise InputError(f"cannot combine --objective with {mode} (it always answers min_gpus)",
                              field="--objective")
-    if args.sweep and args.baseline:
+    if sweeping and args.baseline:
         raise InputError("cannot combine --sweep with --baseline", field="--baseline")
-    if args.unbounded_pool and not args.sweep:
+    if args.unbounded_pool and not sweeping:
         raise InputError("only means something with --sweep", field="--unbounded-pool")
+    _check_verify_options(args)
+
+
+def _check_verify_options(args: argparse.Namespace) -> None:
+    """--verify-load and --verify-duration need --verify; then fill in their defaults (None means not given,
+    which is how a given default value is told apart from an absent flag)."""
+    for flag, attr in (("--verify-load", "verify_load"), ("--verify-duration", "verify_duration")):
+        if getattr(args, attr) is not None and not args.verify:
+            raise InputError("only means something with --verify", field=flag)
+    args.verify_load = VERIFY_LOAD if args.verify_load is None else args.verify_load
+    args.verify_duration = VERIFY_DURATION if args.verify_duration is None else args.verify_duration
+
+
+def _plan(args: argparse.Namespace, problem):
+    """The one plan asked for: a baseline's, or the ILP's."""
+    from ..placer import baseline, solve
+
+    if args.baseline:
+        return baseline(problem, args.baseline, solver=args.solver)
+    return solve(problem, args.objective, time_limit=args.time_limit, solver=args.solver)
+
+
+def _print_plan(args: argparse.Namespace, problem, plan) -> None:
+    """Write the mig-parted file and the plot if asked, then the plan (JSON or table) and the verify report."""
+    if args.mig_parted and plan.gpus:
+        from ..outputs.migparted import to_mig_parted
+
+        _write(args.mig_parted, to_mig_parted(plan, problem.instance.gpus_per_node, args.cat), "--mig-parted")
+    if args.plot:
+        from ..outputs.plan_plot import plot_plan
+
+        plot_plan(plan, args.plot)
+    if args.json:
+        print(plan.model_dump_json(indent=2))
+    else:
+        from ..outputs.plan_table import render
+
+        print(render(plan), end="")
+    if args.verify and plan.gpus:
+        print(("" if args.json else "\n") + _verify(args, problem, plan), end="",
+              file=sys.stderr if args.json else sys.stdout)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..problem.loading import load_instance, notes
+
     _check_combinations(args)
     if args.plot:
         require("matplotlib", "plot", "--plot")  # before solving and writing anything else
-    problem = load_instance(args.instance, args.cat)
+    problem = load_instance(args.instance, args.cat, command="solve")
     for note in notes(problem):
         print(f"majula: note: {note}", file=sys.stderr)
     if args.time_limit is not None and not 0 < args.time_limit < float("inf"):
@@ -134,22 +195,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("must be positive", field="--verify-load/--verify-duration")
     if args.baseline == "all":
         return _compare(args, problem)
-    if args.sweep:
+    if args.sweep is not None:
         return _sweep(args, problem)
-    if args.baseline:
-        plan = baseline(problem, args.baseline, solver=args.solver)
-    else:
-        plan = solve(problem, args.objective, time_limit=args.time_limit, solver=args.solver)
-    if args.mig_parted and plan.gpus:
-        _write(args.mig_parted, to_mig_parted(plan, problem.instance.gpus_per_node, args.cat), "--mig-parted")
-    if args.plot:
-        from ..outputs.plan_plot import plot_plan
-
-        plot_plan(plan, args.plot)
-    print(plan.model_dump_json(indent=2) if args.json else render(plan), end="\n" if args.json else "")
-    if args.verify and plan.gpus:
-        print(("" if args.json else "\n") + _verify(args, problem, plan), end="",
-              file=sys.stderr if args.json else sys.stdout)
+    plan = _plan(args, problem)
+    _print_plan(args, problem, plan)
     if plan.status in ("no_solution", "error"):
         print(f"majula: no plan: solver status {plan.status} (time limit {args.time_limit} s)", file=sys.stderr)
         return 1
@@ -159,12 +208,15 @@ def run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("solve", help="Choose MIG geometries and what runs on every instance.")
     p.add_argument("instance", help="Instance JSON file.")
-    p.add_argument("--objective", choices=OBJECTIVES, help="Override the instance's objective.")
+    p.add_argument("--objective", choices=OBJECTIVES, metavar="NAME",
+                   help="Override the instance's objective: %(choices)s.")
     p.add_argument("--json", action="store_true", help="Print the plan as JSON (docs/data-format.md (data contract)).")
     p.add_argument("--time-limit", type=float, metavar="S", help="Solver time limit in seconds.")
-    p.add_argument("--solver", choices=SOLVERS, default="highs", help="MILP solver (default highs).")
+    p.add_argument("--solver", choices=SOLVERS, default="highs", metavar="NAME",
+                   help="MILP solver: %(choices)s (default highs).")
     p.add_argument("--mig-parted", metavar="FILE", help="Write the plan as a mig-parted config.")
-    p.add_argument("--baseline", choices=[*BASELINES, "all"], help="Report a baseline (or compare all).")
+    p.add_argument("--baseline", choices=BASELINE_CHOICES, metavar="NAME",
+                   help="Report a baseline (or compare all): %(choices)s.")
     p.add_argument("--plot", metavar="FILE", help="Plot demand, served and capacity per model (PNG/SVG/PDF).")
     p.add_argument("--sweep", metavar="FACTORS",
                    help="GPUs needed (min_gpus) for each demand growth factor, e.g. 1,1.5,2.")
@@ -172,9 +224,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="With --sweep: ignore pool counts (how many GPUs to buy, not whether the fleet suffices).")
     p.add_argument("--verify", action="store_true",
                    help="Simulate the plan and print SLO attainment next to the prediction (stderr with --json).")
-    p.add_argument("--verify-load", type=float, default=1.0, metavar="X",
-                   help="Load for --verify, as a multiple of the planned rate (default 1.0).")
-    p.add_argument("--verify-duration", type=float, default=30.0, metavar="S",
-                   help="Simulated seconds for --verify (default 30).")
+    p.add_argument("--verify-load", type=float, metavar="X",
+                   help=f"With --verify: load as a multiple of the planned rate (default {VERIFY_LOAD:g}).")
+    p.add_argument("--verify-duration", type=float, metavar="S",
+                   help=f"With --verify: simulated seconds (default {VERIFY_DURATION:g}).")
     p.set_defaults(func=run)
     return p

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from ..perf.capacity import capacity_table, slo_problems
 from ..errors import Infeasible
-from ..problem.loading import load_instance, notes
 
 
 def run(args: argparse.Namespace) -> int:
-    problem = load_instance(args.instance, args.cat)
+    # imported here, not at the top: every command registers this module (see cli/__init__.py)
+    from ..perf.capacity import capacity_table, slo_problems
+    from ..problem.loading import load_instance, notes
+
+    problem = load_instance(args.instance, args.cat, command="validate")
     table = capacity_table(problem)
     problems = slo_problems(problem, table)
     if problems:

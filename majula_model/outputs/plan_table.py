@@ -48,20 +48,32 @@ def gpu_lines(plan: Plan) -> list[str]:
     return lines
 
 
+def _scale_factor(plan: Plan) -> float | None:
+    """The demand factor a max_scale plan serves (None for other objectives, or without a value)."""
+    return plan.objective.value if plan.objective.kind == "max_scale" else None
+
+
 def model_lines(plan: Plan) -> list[str]:
-    """Per model: demand, served, capacity, headroom (capacity / demand - 1) and the resources it requests."""
+    """Per model: demand, served, capacity, headroom (capacity / demand - 1) and the resources it requests.
+
+    A max_scale plan serves every demand times its factor, so served would read as far above demand: the table
+    then adds the scaled demand (demand x factor) that served is measured against."""
     res: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for g in plan.gpus:
         for inst in g.instances:
             for r in inst.models:
                 res[r.name][k8s_resource(inst.profile)] += 1
-    head = f"  {'model':<16} {'demand':>11} {'served':>11} {'capacity':>11} {'headroom':>9}  resources"
-    lines = [head]
+    factor = _scale_factor(plan)
+    scaled = "" if factor is None else f" {'scaled':>11}"
+    lines = [f"  {'model':<16} {'demand':>11}{scaled} {'served':>11} {'capacity':>11} {'headroom':>9}  resources"]
     for m in plan.models:
         room = f"{(m.capacity_rps / m.demand_rps - 1) * 100:+.1f}%" if m.demand_rps else "-"
         use = ", ".join(f"{n} x {k}" for k, n in sorted(res[m.name].items())) or "none"
-        lines.append(f"  {m.name:<16} {m.demand_rps:>11.1f} {m.served_rps:>11.1f} {m.capacity_rps:>11.1f} "
+        scaled = "" if factor is None else f" {m.demand_rps * factor:>11.1f}"
+        lines.append(f"  {m.name:<16} {m.demand_rps:>11.1f}{scaled} {m.served_rps:>11.1f} {m.capacity_rps:>11.1f} "
                      f"{room:>9}  {use}")
+    if factor is not None:
+        lines.append(f"  scaled = demand x {factor:.6g}, the plan's demand factor (what served is measured against)")
     return lines
 
 

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from ..hardware.catalog import Catalog, default_catalog
 from ..errors import InputError, format_loc, validation_reason
-from ..jsonfile import read_json  # noqa: F401 - re-exported: commands read plan files with it
-from ..schema import CalibrationFile, Instance
+from ..jsonfile import read_json  # noqa: F401 - re-exported: callers read other JSON files with it
+from ..schema import CalibrationFile, Instance, Plan
 from .problem import Problem, SourcedRecord
 from .validation import check
 
@@ -45,9 +45,58 @@ def parse(model: type[T], data: Any, file: str | None, prefix: str = "") -> T:
         raise InputError(reason, file=file, field=field_name) from None
 
 
-def load_calibration(path: str | Path) -> CalibrationFile:
+_KIND_NAMES = {"instance": "an instance file", "plan": "a plan file", "calibration": "a calibration file",
+               "catalog": "a GPU catalog file"}
+
+
+def contract_kind(data: Any) -> str | None:
+    """Which contract file parsed JSON is, by its top-level keys: "plan", "calibration", "instance", "catalog",
+    or None when it is none of them clearly (then validation says what is wrong with it).
+
+    Why: handed the wrong kind of file, validation would report the first field missing ("name: required field
+    missing" for a plan given to ``majula solve``), which hides the actual mistake. The rules are loose enough
+    for a broken file of the right kind to still get field-level errors: a calibration file has measurements and
+    nothing an instance needs; a catalog's GPU entries describe hardware (compute_slices), not pools.
+    """
+    if not isinstance(data, dict):
+        return None
+    keys = set(data)
+    if {"instance", "objective", "status", "gpus", "models"} <= keys:
+        return "plan"
+    if "measurements" in keys and not keys & {"name", "gpus", "models"}:
+        return "calibration"
+    if {"gpus", "models"} <= keys:
+        return "instance"
+    gpus = data.get("gpus")
+    if "models" not in keys and isinstance(gpus, list) and any(isinstance(g, dict) and "compute_slices" in g
+                                                                for g in gpus):
+        return "catalog"
+    return None
+
+
+def check_kind(data: Any, want: str, file: str, command: str | None = None) -> None:
+    """InputError when ``data`` is clearly another kind of contract file than ``want``: "this is a plan file;
+    `majula solve` takes an instance file" (``command``: the subcommand, for the message)."""
+    kind = contract_kind(data)
+    if kind is None or kind == want:
+        return
+    taker = f"`majula {command}` takes {_KIND_NAMES[want]}" if command else f"expected {_KIND_NAMES[want]}"
+    hint = " (GPU types are added with --catalog)" if kind == "catalog" else ""
+    raise InputError(f"this is {_KIND_NAMES[kind]}; {taker}{hint}", file=file)
+
+
+def load_calibration(path: str | Path, command: str | None = None) -> CalibrationFile:
     """Read a calibration file (``{"measurements": [...], "meta": {...}}``)."""
-    return parse(CalibrationFile, read_json(path), str(path))
+    data = read_json(path)
+    check_kind(data, "calibration", str(path), command)
+    return parse(CalibrationFile, data, str(path))
+
+
+def load_plan(path: str | Path, command: str | None = None) -> Plan:
+    """Read a plan file (``majula solve --json``)."""
+    data = read_json(path)
+    check_kind(data, "plan", str(path), command)
+    return parse(Plan, data, str(path))
 
 
 def problem_from_instance(instance: Instance, file: str | None = None, catalog: Catalog | None = None,
@@ -96,15 +145,19 @@ def notes(problem: Problem) -> list[str]:
     return out
 
 
-def load_instance(path: str | Path, catalog: Catalog | None = None) -> Problem:
+def load_instance(path: str | Path, catalog: Catalog | None = None, command: str | None = None) -> Problem:
     """Read an instance file and the calibration files it names, validated (see ``validation.check``).
+
+    ``command`` names the CLI subcommand in the error for another kind of contract file (``check_kind``).
 
     Example::
 
         >>> from majula_model import load_instance
         >>> problem = load_instance("instances/default.json")   # doctest: +SKIP
     """
-    inst = parse(Instance, read_json(path), str(path))
+    data = read_json(path)
+    check_kind(data, "instance", str(path), command)
+    inst = parse(Instance, data, str(path))
     problem = problem_from_instance(inst, str(path), catalog)
     check(problem)
     return problem

@@ -29,7 +29,7 @@ def test_gpus_json_lists_exactly_the_valid_geometries(capsys):
     assert code == 0
     doc = json.loads(out)
     assert [g["type"] for g in doc["gpus"]] == ["A100-SXM4-40GB", "A100-SXM4-80GB", "H100-SXM5-80GB",
-                                                "H100-NVL-94GB", "H200-SXM5-141GB", "A30-24GB"]
+                                                "H100-NVL-94GB", "H200-SXM5-141GB", "A30-24GB", "H100-PCIE-80GB", "H200-NVL-141GB", "B200-180GB", "GB200-186GB"]
     for g in doc["gpus"]:
         got = [frozenset(Counter(geo).items()) for geo in g["geometries"]]
         assert len(got) == len(set(got))
