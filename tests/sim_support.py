@@ -25,17 +25,42 @@ def record(model: str, profile: str, batch: int, processes: int, latency_ms: flo
                              latency_ms=latency_ms, **kw)
 
 
-def plan(runs: list[dict], name: str = "t") -> Plan:
-    """A plan with one 7g.80gb GPU per run dict {name, batch, processes, latency_ms, rate_rps[, profile]}."""
-    gpus, served = [], {}
-    for i, r in enumerate(runs):
-        prof = r.get("profile", "7g.80gb")
-        run = {k: r[k] for k in ("name", "batch", "processes", "latency_ms", "rate_rps")}
-        run["capacity_rps"] = r.get("capacity_rps", r["rate_rps"])
-        gpus.append({"id": i, "type": GPU, "geometry": [prof],
-                     "instances": [{"profile": prof, "start": 0, "models": [run]}]})
+def _run_doc(r: dict) -> dict:
+    run = {k: r[k] for k in ("name", "batch", "processes", "latency_ms", "rate_rps")}
+    run["capacity_rps"] = r.get("capacity_rps", r["rate_rps"])
+    return run
+
+
+def _plan(gpus: list[dict], runs: list[dict], name: str) -> Plan:
+    served: dict[str, float] = {}
+    for r in runs:
         served[r["name"]] = served.get(r["name"], 0.0) + r["rate_rps"]
     models = [{"name": m, "demand_rps": v, "served_rps": v, "capacity_rps": v} for m, v in served.items()]
     return Plan.model_validate({"instance": name, "objective": {"kind": "max_throughput", "value": None,
                                 "bound": None}, "status": "optimal", "gap": 0.0, "solver": "hand",
                                 "solve_seconds": 0.0, "gpus": gpus, "models": models})
+
+
+def plan(runs: list[dict], name: str = "t") -> Plan:
+    """A plan with one 7g.80gb GPU per run dict {name, batch, processes, latency_ms, rate_rps[, profile]}."""
+    gpus = []
+    for i, r in enumerate(runs):
+        prof = r.get("profile", "7g.80gb")
+        gpus.append({"id": i, "type": GPU, "geometry": [prof],
+                     "instances": [{"profile": prof, "start": 0, "models": [_run_doc(r)]}]})
+    return _plan(gpus, runs, name)
+
+
+def shared_plan(sharing: str, runs: list[dict], solo: list[dict] = (), cycle_ms: float | None = None,
+                profile: str = "7g.80gb", name: str = "t") -> Plan:
+    """A plan whose GPU 0 has one instance shared by ``runs`` (in turn order; ``processes`` defaults to 1) with
+    ``sharing`` "time" or "mps" (``cycle_ms`` defaults to the sum of the latencies for "time"), then one 7g.80gb
+    GPU per ``solo`` run as in :func:`plan`."""
+    runs = [{"processes": 1, **r} for r in runs]
+    inst = {"profile": profile, "start": 0, "sharing": sharing, "models": [_run_doc(r) for r in runs]}
+    if sharing == "time":
+        inst["cycle_ms"] = cycle_ms if cycle_ms is not None else sum(r["latency_ms"] for r in runs)
+    gpus = [{"id": 0, "type": GPU, "geometry": [profile], "instances": [inst]}]
+    for r in solo:
+        gpus += [{**g, "id": len(gpus)} for g in plan([r]).model_dump()["gpus"]]
+    return _plan(gpus, runs + list(solo), name)

@@ -75,4 +75,5 @@ def split_proportional(arr: np.ndarray, weights: np.ndarray, rng: np.random.Gene
     total = float(weights.sum())
     p = weights / total if total > 0 else np.full(len(weights), 1.0 / len(weights))
     choice = rng.choice(len(weights), size=len(arr), p=p)
-    return [arr[choice == i] for i in range(len(weights))]
+    order = np.argsort(choice, kind="stable")  # grouped by run, arrival order kept: one pass, not one per run
+    return np.split(arr[order], np.cumsum(np.bincount(choice, minlength=len(weights)))[:-1])

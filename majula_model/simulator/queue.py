@@ -28,9 +28,22 @@ class QueueResult:
     batches: int
 
 
-def _busy_within(end: np.ndarray, dur: np.ndarray, horizon_ms: float) -> float:
+def busy_within(end: np.ndarray, dur: np.ndarray, horizon_ms: float) -> float:
     """Server time of batches ending at ``end`` after ``dur``, clipped to ``[0, horizon_ms]`` (utilisation)."""
     return float(np.sum(np.minimum(end, horizon_ms) - np.minimum(end - dur, horizon_ms)))
+
+
+def batch_completions(n: int, firsts: list[int] | np.ndarray, size: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Completion time of each of ``n`` requests from its batches (FIFO: a batch takes ``size`` consecutive
+    requests from ``first``); requests in no batch (dropped) stay NaN. A few numpy calls, no Python loop."""
+    done = np.full(n, np.nan)
+    if len(size) == 0:
+        return done
+    first = np.asarray(firsts, dtype=np.int64)
+    offsets = np.cumsum(size) - size
+    idx = np.arange(int(size.sum())) - np.repeat(offsets - first, size)
+    done[idx] = np.repeat(end, size)
+    return done
 
 
 def _unit_batches(arr: np.ndarray, processes: int, service_ms: float, horizon_ms: float) -> QueueResult:
@@ -43,7 +56,7 @@ def _unit_batches(arr: np.ndarray, processes: int, service_ms: float, horizon_ms
         ks = np.arange(len(a), dtype=float) * service_ms
         start[r::processes] = np.maximum.accumulate(a - ks) + ks
     done = start + service_ms
-    return QueueResult(done, _busy_within(done, np.full(len(done), service_ms), horizon_ms), len(arr))
+    return QueueResult(done, busy_within(done, np.full(len(done), service_ms), horizon_ms), len(arr))
 
 
 def _batch_loop(arr: list[float], batch: int, processes: int, service: list[float], jitter: np.ndarray | None,
@@ -93,12 +106,8 @@ def simulate_queue(arr: np.ndarray, batch: int, processes: int, service_ms: np.n
     if batch == 1 and jitter is None and not drop:
         return _unit_batches(arr, processes, float(service_ms[1]), horizon_ms)
     firsts, sizes, ends = _batch_loop(arr.tolist(), batch, processes, service_ms.tolist(), jitter, slo_ms, drop)
-    first = np.asarray(firsts, dtype=np.int64)
     size = np.asarray(sizes, dtype=np.int64)
     end = np.asarray(ends, dtype=float)
-    done = np.full(n, np.nan)
-    offsets = np.cumsum(size) - size
-    idx = np.arange(int(size.sum())) - np.repeat(offsets - first, size)
-    done[idx] = np.repeat(end, size)
+    done = batch_completions(n, firsts, size, end)
     dur = service_ms[size] if jitter is None else service_ms[size] * jitter[: len(size)]
-    return QueueResult(done, _busy_within(end, dur, horizon_ms), len(first))
+    return QueueResult(done, busy_within(end, dur, horizon_ms), len(size))

@@ -4,6 +4,11 @@
 Definitions: ``offered_rps`` = arrivals / duration; ``completed_rps`` = served requests / duration (requests that
 arrive within the duration are followed to completion); ``slo_attainment`` = share of arrivals served within the
 SLO, dropped ones counting as misses (None when a model got no requests); p50/p99 over served requests.
+
+Per run: ``utilisation`` = server time in the run's batches within the duration / (processes x duration). For a
+time-shared instance the run's share of the one server (so the shares of its runs add up to the instance's
+``instance_utilisation``); its ``mean_cycle_ms`` is the measured mean cycle (``duty_cycle.py``: server time per
+round of turns) next to the planned ``cycle_ms``. These three are None for other instances.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import numpy as np
 
 from ..schema import ModelDemand, Plan
 
+from .duty_cycle import CycleResult
 from .options import SimOptions
 from .service import Run
 
@@ -51,6 +57,10 @@ class InstanceStats:
     offered_rps: float
     utilisation: float
     mean_batch: float | None
+    sharing: str = "none"
+    cycle_ms: float | None = None  # planned duty cycle (time-shared instances)
+    mean_cycle_ms: float | None = None  # measured: server time in batches per round of turns
+    instance_utilisation: float | None = None  # share of the duration the time-shared server was busy
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,9 +106,13 @@ def model_stats(model: ModelDemand, arrivals: np.ndarray, latencies: list[np.nda
                       None if pct[1] is None else float(pct[1]), served)
 
 
-def instance_stats(run: Run, figures: tuple[int, float, int], duration_s: float) -> InstanceStats:
-    """Utilisation = busy server time / (processes x duration)."""
+def instance_stats(run: Run, figures: tuple[int, float, int], duration_s: float,
+                   cycle: CycleResult | None = None) -> InstanceStats:
+    """Utilisation = busy server time / (processes x duration); ``cycle``: the duty cycle the run took part in."""
     n, busy_ms, batches = figures
+    window_ms = duration_s * 1000.0
+    shared = {} if cycle is None else {"cycle_ms": run.cycle_ms, "mean_cycle_ms": cycle.mean_cycle_ms,
+                                       "instance_utilisation": sum(cycle.busy_ms) / window_ms}
     return InstanceStats(run.gpu_id, run.gpu_type, run.profile, run.start, run.model, run.batch, run.processes,
-                         run.latency_ms, run.rate_rps, n / duration_s,
-                         busy_ms / (run.processes * duration_s * 1000.0), n / batches if batches else None)
+                         run.latency_ms, run.rate_rps, n / duration_s, busy_ms / (run.processes * window_ms),
+                         n / batches if batches else None, run.sharing, **shared)
