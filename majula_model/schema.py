@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 _CFG = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -82,6 +82,10 @@ class ModelDemand(BaseModel):
     demand_rps: float = Field(gt=0, le=1e9, description="Requests per second to serve.")
 
 
+SharingMode = Literal["time", "mps"]
+Sharing = Literal["none", "time", "mps"]
+
+
 class Policy(BaseModel):
     """How capacity is judged against the SLO, and what may share an instance."""
 
@@ -92,11 +96,27 @@ class Policy(BaseModel):
     latency_budget_fraction: float = Field(
         0.5, gt=0, le=1, description="Share of the SLO a batch's execution latency may use (smooth arrivals).")
     max_processes: int | None = Field(None, ge=1, description="Most MPS processes per instance; None = no limit.")
-    max_models_per_instance: int = Field(1, ge=1, description="Most distinct models sharing one instance.")
+    max_models_per_instance: int = Field(
+        1, ge=1, le=64, description="Most distinct models sharing one instance (1 = every instance serves one "
+        "model, as without sharing).")
+    sharing_modes: tuple[SharingMode, ...] = Field(
+        ("time", "mps"), description="How models may share an instance when max_models_per_instance > 1: 'time' "
+        "(models take turns, a duty cycle as in Nexus) and/or 'mps' (models run concurrently under MPS, each "
+        "slowed by its co-runners; offered where co-located measurements or interference_prior allow).")
+    interference_prior: bool = Field(
+        False, description="Offer MPS co-location for models on GPU types without co-located measurements, "
+        "using the stated conservative prior of docs/sharing.md (every co-runner doubles the latency); plans "
+        "built on it are labelled as predictions.")
     target_attainment: float = Field(
         0.99, gt=0, lt=1, description="Share of requests within the SLO that 'poisson' capacity keeps.")
     use_predictions: bool = Field(
         False, description="Also use fitted predictions for profiles or batches that were not measured.")
+
+    @model_validator(mode="after")
+    def _modes_once(self) -> "Policy":
+        if len(set(self.sharing_modes)) != len(self.sharing_modes):
+            raise ValueError("sharing_modes: a mode is listed twice")
+        return self
 
 
 Objective = Literal["max_throughput", "max_scale", "min_gpus"]
@@ -144,7 +164,35 @@ class PlanInstance(BaseModel):
     model_config = _CFG
     profile: str = Field(description="MIG profile, or 'full' for a GPU with MIG disabled.")
     start: int = Field(ge=0, description="Memory-slice start index of the instance.")
-    models: tuple[PlanModelRun, ...] = Field(description="Models served by this instance.")
+    sharing: Sharing = Field(
+        "none", description="'none': one model; 'time': models take turns in a duty cycle of cycle_ms; 'mps': "
+        "models run concurrently, each at its co-located latency.")
+    cycle_ms: float | None = Field(
+        None, gt=0, description="Time-shared instances: the duty cycle, the sum of the models' batch latencies.")
+    models: tuple[PlanModelRun, ...] = Field(min_length=1, description="Models served by this instance.")
+
+    @model_validator(mode="after")
+    def _sharing_fields(self) -> "PlanInstance":
+        names = [m.name for m in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError("models: a model is listed twice in one instance")
+        if self.sharing == "none" and len(self.models) != 1:
+            raise ValueError("sharing 'none' serves exactly one model")
+        if self.sharing != "none" and len(self.models) < 2:
+            raise ValueError(f"sharing '{self.sharing}' needs at least two models")
+        if (self.sharing == "time") != (self.cycle_ms is not None):
+            raise ValueError("cycle_ms is given exactly for time-shared instances")
+        if self.sharing != "none" and any(m.processes != 1 for m in self.models):
+            raise ValueError("a shared instance runs one process per model")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_empty_cycle(self, handler):
+        """``cycle_ms`` is written for time-shared instances only (it means nothing elsewhere)."""
+        out = handler(self)
+        if isinstance(out, dict) and out.get("cycle_ms") is None:
+            out.pop("cycle_ms", None)
+        return out
 
 
 class PlanGpu(BaseModel):

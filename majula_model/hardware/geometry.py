@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .catalog import GpuType
+from .types import GpuType
 
 Geometry = tuple[str, ...]
 Placement = tuple[str, int]

@@ -29,7 +29,8 @@ def _ids(ids: list[int]) -> str:
 
 
 def _signature(g: PlanGpu) -> tuple:
-    return (g.type, tuple((i.profile, i.start, tuple(r.name for r in i.models)) for i in g.instances))
+    return (g.type, tuple((i.profile, i.start, i.sharing, tuple((r.name, r.batch) for r in i.models))
+                          for i in g.instances))
 
 
 def gpu_lines(plan: Plan) -> list[str]:
@@ -42,8 +43,13 @@ def gpu_lines(plan: Plan) -> list[str]:
         g = gs[0]
         lines.append(f"  {len(gs)} x {g.type} [{' + '.join(g.geometry)}]  (GPU ids {_ids([x.id for x in gs])})")
         for inst in g.instances:
+            if inst.sharing != "none":
+                how = (f"time-shared by {len(inst.models)} models, cycle {inst.cycle_ms:g} ms" if inst.sharing == "time"
+                       else f"MPS, {len(inst.models)} models side by side (co-located latencies)")
+                lines.append(f"      {inst.profile:>9} @{inst.start}: {how}")
             for r in inst.models:
-                lines.append(f"      {inst.profile:>9} @{inst.start}: {r.name} batch {r.batch} x{r.processes} proc, "
+                where = f"{inst.profile:>9} @{inst.start}:" if inst.sharing == "none" else f"{'':>9}   -"
+                lines.append(f"      {where} {r.name} batch {r.batch} x{r.processes} proc, "
                              f"{r.latency_ms:g} ms, {r.rate_rps:.1f}/{r.capacity_rps:.1f} rps")
     return lines
 

@@ -30,10 +30,11 @@ from ..errors import Infeasible, InputError
 from ..problem.loading import Problem
 from ..schema import Plan
 from . import baselines as _baselines
+from .colgen import Generated, generate, sharing_on
 from .decode import assign, empty_plan, make_plan
 from .formulation import OBJECTIVES, build, build_pools
 from .scale import prove_max_scale
-from .solver import solve_formulation
+from .solver import PHASE2_SECONDS, solve_formulation
 from .status import relative_gap
 
 
@@ -87,32 +88,119 @@ def _beyond_pool(problem: Problem, table: dict[Key, Capacity], solver: str) -> I
 
 def solve(problem: Problem, objective: str | None = None, *, time_limit: float | None = None,
           solver: str = "highs") -> Plan:
-    """Optimal MIG geometries and model-to-instance assignments for ``problem`` (docs/data-format.md (data contract) Plan).
+    """Optimal MIG geometries and model-to-instance assignments for ``problem`` (docs/data-format.md Plan).
 
     ``objective=None`` uses the instance's. Raises ``Infeasible`` (with reasons) when a model meets its SLO
     on no profile, or, for min_gpus, when the pool cannot serve every demand. A time limit hit with an
-    incumbent gives status ``feasible`` with the gap; without one, ``no_solution`` and no GPUs.
+    incumbent gives status ``feasible`` with the gap; without one, ``no_solution`` and no GPUs. Where the policy
+    lets models share instances, the shared patterns are generated first (``colgen``) and the gap is against the
+    LP bound of every pattern.
     """
     obj = _objective(problem, objective)
     table = _table(problem)
     if obj == "max_scale":  # proven through its max-min structure (scale.py), not by the ILP's own bound
-        out, f = prove_max_scale(problem, table, solver, time_limit)
+        gen = _patterns(problem, obj, table, time_limit)
+        left = _left(time_limit, gen)
+        out, f = prove_max_scale(problem, table, solver, left, patterns=gen.patterns if gen else ())
+        if gen is not None:
+            out.seconds += gen.seconds
     else:
-        f = build(problem, obj, table)
-        out = solve_formulation(f, solver, time_limit)
+        f, gen = _shared_formulation(problem, obj, table, time_limit)
+        left = _left(time_limit, gen)
+        out = solve_formulation(f, solver, left)
+        if gen is not None:
+            _fewest_shared(f, out, solver, left)
+            out.seconds += gen.seconds
     if out.status == "infeasible":
         raise _beyond_pool(problem, table, solver) if obj == "min_gpus" else Infeasible(
             [f"the solver reports '{problem.instance.name}' infeasible for {obj}"])
     if not out.has_solution():
         return empty_plan(problem, obj, status=out.status, solver=out.solver, seconds=out.seconds, bound=out.bound)
-    gpus = assign(f.pools, out.y, out.x)
+    gpus = assign(f.pools, out.y, out.x, out.z, f.patterns)
     plan = make_plan(problem, table, gpus, obj, status=out.status, solver=out.solver, seconds=out.seconds,
-                     bound=out.bound)
+                     bound=out.bound if gen is None else None)
+    if gen is not None:
+        return _against_pattern_bound(problem, plan, gen)
     if plan.status == "optimal" and out.bound is not None and out.bound > plan.objective.value:
         # a max_scale proof by cover ILP: the optimum is below a0 (1 + step), not exactly a0; say so
         plan = plan.model_copy(update={"objective": plan.objective.model_copy(update={"bound": out.bound}),
                                        "gap": relative_gap(plan.objective.value, out.bound)})
     return plan
+
+
+def _left(time_limit: float | None, gen: Generated | None) -> float | None:
+    """What the solve may still spend after pattern generation (at least 50 ms once patterns exist)."""
+    if time_limit is None or gen is None:
+        return time_limit
+    return max(0.05, time_limit - gen.seconds)
+
+
+def _fewest_shared(f, out, solver: str, time_limit: float | None) -> None:
+    """Tie-break of a min_gpus plan that shares: at the same cost, as few shared instances as possible, so sharing
+    is chosen only where it saves GPUs (phase 2, ``formulation.lexicographic``'s rule (7) for cost)."""
+    import pulp
+
+    from .solver import counts, pattern_counts, run_once
+
+    if f.objective != "min_gpus" or out.status != "optimal" or not out.z:
+        return
+    f.prob += f.cost_expr() <= out.value + 1e-7 * max(1.0, abs(out.value)), "keep_objective"  # (7)
+    f.prob.setObjective(pulp.lpSum(f.z.values()))
+    left = PHASE2_SECONDS if time_limit is None else max(0.05, min(PHASE2_SECONDS, time_limit))
+    if run_once(f, solver, left).has_solution():
+        out.y, out.x = counts(f)
+        out.z = pattern_counts(f)
+
+
+def _patterns(problem: Problem, obj: str, table: dict[Key, Capacity], time_limit: float | None
+              ) -> Generated | None:
+    """Generated shared patterns where the policy allows sharing, else None. For max_scale, whose LP never
+    prices a time-shared pattern (it has no row (9)), the patterns of the min_gpus LP at the same demands join
+    those of its own LP, and the bound is its own LP's."""
+    if not sharing_on(problem):
+        return None
+    pools = build_pools(problem, table)
+    limit = SHARING_SECONDS if time_limit is None else time_limit / 2
+    gen = generate(problem, table, obj, pools, deadline=time.perf_counter() + limit)
+    if obj == "max_scale":
+        extra = generate(problem, table, "min_gpus", pools, deadline=time.perf_counter() + limit / 2)
+        names = {p.name for p in gen.patterns}
+        gen.patterns += [p for p in extra.patterns if p.name not in names]
+        gen.seconds += extra.seconds
+    return gen
+
+
+def _shared_formulation(problem: Problem, obj: str, table: dict[Key, Capacity], time_limit: float | None):
+    """The ILP, with generated shared patterns where the policy allows sharing (else exactly the unshared one)."""
+    gen = _patterns(problem, obj, table, time_limit)
+    if gen is None:
+        return build(problem, obj, table), None
+    return build(problem, obj, table, build_pools(problem, table), patterns=gen.patterns, present=True), gen
+
+
+def _against_pattern_bound(problem: Problem, plan: Plan, gen: Generated) -> Plan:
+    """Status, bound and gap of a shared plan against the LP bound of the full pattern set (``colgen``): the
+    ILP's own bound covers only the generated patterns. Optimal means the plan reaches that bound (min_gpus with
+    whole-number GPU costs: its ceiling)."""
+    if gen.enumerated:  # every pattern is in the ILP: its own status and bound are the proof
+        return plan
+    value, bound = plan.objective.value, gen.bound
+    if bound is not None and plan.objective.kind == "min_gpus" and all(float(g.cost).is_integer()
+                                                                        for g in problem.instance.gpus):
+        bound = math.ceil(bound - 1e-6 * max(1.0, abs(bound)))
+    gap = relative_gap(value, bound)
+    status = plan.status
+    if status == "optimal" and (gap is None or gap > 1e-6):
+        status = "feasible"
+    if status == "optimal":
+        bound, gap = value, 0.0
+    return plan.model_copy(update={"status": status, "gap": gap,
+                                   "objective": plan.objective.model_copy(update={"bound": bound})})
+
+
+SHARING_SECONDS = 15.0
+"""Time pattern generation gets without a time limit (half the limit with one); the bound is claimed only when
+generation completes."""
 
 
 class GpuCount(dict):

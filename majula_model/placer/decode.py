@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict, deque
 from dataclasses import dataclass
+from typing import Union
 
 from ..perf.capacity import Capacity, Key
 from ..hardware.catalog import FULL, GpuType
@@ -22,10 +23,13 @@ from ..hardware.geometry import Geometry, canonical, place
 from ..problem.loading import Problem
 from ..schema import Plan, PlanGpu, PlanInstance, PlanModel, PlanModelRun, PlanObjective
 from .formulation import Pool
+from .patterns import Pattern
 from .status import relative_gap
 
-Slots = tuple[tuple[str, str], ...]
-"""(profile, model) for every instance of one GPU that serves a model."""
+Occupant = Union[str, Pattern]
+"""What one instance runs: a model's name (its best point, ``capacity.capacity_table``) or a shared pattern."""
+Slots = tuple[tuple[str, Occupant], ...]
+"""(profile, occupant) for every instance of one GPU that serves something."""
 
 
 @dataclass(frozen=True)
@@ -36,15 +40,21 @@ class GpuAssignment:
     slots: Slots
 
 
-def assign(pools: list[Pool], y: dict[tuple[str, Geometry], int], x: dict[Key, int]) -> list[GpuAssignment]:
-    """Hand the x instances to the y GPUs, pool by pool, geometry by geometry, models in name order."""
+def assign(pools: list[Pool], y: dict[tuple[str, Geometry], int], x: dict[Key, int],
+           z: dict[str, int] | None = None, patterns: dict[str, Pattern] | None = None) -> list[GpuAssignment]:
+    """Hand the x instances and the z shared instances to the y GPUs, pool by pool, geometry by geometry: models
+    in name order, then patterns in name order."""
     out: list[GpuAssignment] = []
     for pool in pools:
         t = pool.gpu.type
-        queues: dict[str, deque[str]] = defaultdict(deque)
+        queues: dict[str, deque[Occupant]] = defaultdict(deque)
         for (m, tt, p), n in sorted(x.items()):
             if tt == t:
                 queues[p].extend([m] * n)
+        for name, n in sorted((z or {}).items()):
+            pat = patterns[name]
+            if pat.gpu == t:
+                queues[pat.profile].extend([pat] * n)
         for g in pool.geometries:
             for _ in range(y.get((t, g), 0)):
                 slots = tuple((p, queues[p].popleft()) for p in g if queues[p])
@@ -71,8 +81,9 @@ def split_rates(problem: Problem, table: dict[Key, Capacity], gpus: list[GpuAssi
     """Per model: target rate, and the share of capacity used (target / capacity, at most 1)."""
     cap: dict[str, float] = defaultdict(float)
     for a in gpus:
-        for p, m in a.slots:
-            cap[m] += table[(m, a.type, p)].capacity_rps
+        for p, occ in a.slots:
+            for m, c in _capacities(table, a.type, p, occ):
+                cap[m] += c
     target = targets(problem, cap, objective)
     share = {}
     for m, want in target.items():
@@ -84,15 +95,22 @@ def split_rates(problem: Problem, table: dict[Key, Capacity], gpus: list[GpuAssi
     return target, share
 
 
-def _layout(gpu: GpuType, slots: Slots) -> list[tuple[str, int, str]]:
-    """(profile, start, model) in start order; models of one profile keep their slot order."""
+def _capacities(table: dict[Key, Capacity], gpu: str, profile: str, occ: Occupant) -> list[tuple[str, float]]:
+    """(model, capacity) of each model an instance runs."""
+    if isinstance(occ, Pattern):
+        return [(r.model, r.capacity_rps) for r in occ.runs]
+    return [(occ, table[(occ, gpu, profile)].capacity_rps)]
+
+
+def _layout(gpu: GpuType, slots: Slots) -> list[tuple[str, int, Occupant]]:
+    """(profile, start, occupant) in start order; occupants of one profile keep their slot order."""
     profiles = [p for p, _ in slots]
     if profiles == [FULL]:
         return [(FULL, 0, slots[0][1])]
     layout = place(gpu, canonical(profiles, gpu))
     if layout is None:  # cannot happen: a sub-multiset of a geometry is placeable
         raise RuntimeError(f"decode: no valid layout for {profiles} on {gpu.type}")
-    models: dict[str, list[str]] = defaultdict(list)
+    models: dict[str, list[Occupant]] = defaultdict(list)
     for p, m in slots:
         models[p].append(m)
     return [(p, s, models[p].pop(0)) for p, s in layout]
@@ -116,8 +134,13 @@ def build_gpus(problem: Problem, table: dict[Key, Capacity], gpus: list[GpuAssig
     return tuple(out)
 
 
-def _instance(table: dict[Key, Capacity], gpu_type: str, profile: str, start: int, model: str,
+def _instance(table: dict[Key, Capacity], gpu_type: str, profile: str, start: int, model: Occupant,
               share: dict[str, float]) -> PlanInstance:
+    if isinstance(model, Pattern):
+        runs = tuple(PlanModelRun(name=r.model, batch=r.batch, processes=1, latency_ms=r.latency_ms,
+                                  rate_rps=r.capacity_rps * share[r.model], capacity_rps=r.capacity_rps)
+                     for r in model.runs)
+        return PlanInstance(profile=profile, start=start, sharing=model.mode, cycle_ms=model.cycle_ms, models=runs)
     c = table[(model, gpu_type, profile)]
     run = PlanModelRun(name=model, batch=c.batch, processes=c.processes, latency_ms=c.latency_ms,
                        rate_rps=c.capacity_rps * share[model], capacity_rps=c.capacity_rps)

@@ -23,17 +23,26 @@ Variables
     x[m,t,p] >= 0 integer   instances of profile p on type t serving model m, (m,t,p) in K.
     s[m] >= 0               rate served to model m.
     a >= 0                  common demand factor (max_scale only).
+    z[P] >= 0 integer       instances running shared pattern P (``patterns``: profile, mode, models with
+                            batches; rate r[P,m] for each of its models), P in the generated set Q_{t,p}.
 
 Constraints (names in brackets; the number is cited in code)
-    (1) [supply_{t}_{p}]    sum_m x[m,t,p] <= sum_g n(g,p) y[t,g]        instances used <= instances provided
+    (1) [supply_{t}_{p}]    sum_m x[m,t,p] + sum_{P in Q_{t,p}} z[P]
+                                <= sum_g n(g,p) y[t,g]                    instances used <= instances provided
     (2) [pool_{t}]          sum_g y[t,g] <= N_t                           GPUs available
-    (3) [capacity_{m}]      s[m] <= sum_{t,p} c[m,t,p] x[m,t,p]           served within capacity
+    (3) [capacity_{m}]      s[m] <= cap_m := sum_{t,p} c[m,t,p] x[m,t,p] + sum_{P ∋ m} r[P,m] z[P]
+                                                                          served within capacity
     (4) [demand_{m}]        s[m] <= d_m                                   never serve beyond demand
     (5) [serve_{m}]         s[m] >= d_m                                   min_gpus: serve every demand
-    (6) [scale_{m}]         sum_{t,p} c[m,t,p] x[m,t,p] >= a * d_m        max_scale: headroom factor
+    (6) [scale_{m}]         cap_m >= a * d_m                              max_scale: headroom factor
     (7) [keep_objective]    phase-1 value kept while phase 2 minimises cost (see ``lexicographic``)
-    (8) [cover_{m}]         sum_{t,p} c[m,t,p] x[m,t,p] >= A_m           cover problem (``build_cover``): every
+    (8) [cover_{m}]         cap_m >= A_m                                 cover problem (``build_cover``): every
                                                                           model gets at least the rate A_m
+    (9) [present_{m}]       s[m] <= d_m (sum_{t,p} x[m,t,p] + sum_{P ∋ m} z[P])
+                                                                          a model is served only by instances it
+                                                                          is in (min_gpus: it is in one at least);
+                                                                          valid for integer plans, it makes the LP
+                                                                          see what sharing saves
 
 Objectives
     max_throughput   max sum_m s[m]                       (1)-(4)
@@ -42,8 +51,10 @@ Objectives
     cover            min sum_t w_t sum_g y[t,g]           (1), (2), (8); no s, no a (``scale.py`` proves
                                                           max_scale optima with it: A_m = a' d_m)
 
-``policy.max_models_per_instance`` > 1 is accepted, but plans use one model per instance: sharing needs
-interference data the capacity table does not carry, and one model per instance is always a valid plan.
+With ``policy.max_models_per_instance`` = 1 there are no patterns and the ILP is exactly the unshared one.
+Otherwise ``colgen`` generates the patterns Q (column generation, exact pricing in ``pricing``) and the ILP is
+solved over them; one model per instance (x) is always among the columns, so sharing is used only where it
+saves GPUs or adds throughput.
 """
 
 from __future__ import annotations
@@ -60,6 +71,7 @@ from ..hardware.geometry import Geometry, geometries
 from ..perf.capacity import Capacity, Key
 from ..problem.problem import Problem
 from ..schema import Objective
+from .patterns import Pattern
 
 OBJECTIVES: tuple[str, ...] = get_args(Objective)
 """The objectives, in the order of ``schema.Objective`` (the contract is the one list)."""
@@ -124,6 +136,8 @@ class Formulation:
     s: dict[str, pulp.LpVariable] = field(default_factory=dict)
     a: pulp.LpVariable | None = None
     label: dict[str, str] = field(default_factory=dict)
+    z: dict[str, pulp.LpVariable] = field(default_factory=dict)
+    patterns: dict[str, Pattern] = field(default_factory=dict)
 
     def cost_expr(self) -> pulp.LpAffineExpression:
         """Total cost of the GPUs used (the min_gpus objective, and phase 2 of the others)."""
@@ -170,32 +184,62 @@ def _add_variables(f: Formulation, demand: dict[str, float]) -> None:
         f.a = f.prob.add_variable("a", 0, None)
 
 
+def _add_patterns(f: Formulation, patterns: list[Pattern]) -> None:
+    """One integer z per shared pattern of a pool type (``patterns``), named after the pattern."""
+    types = {p.gpu.type for p in f.pools}
+    names = unique_labels([p.name for p in patterns if p.gpu in types])
+    for p in patterns:
+        if p.gpu in types and p.name not in f.patterns:
+            f.patterns[p.name] = p
+            f.z[p.name] = f.prob.add_variable(f"z_{names[p.name]}", 0, None, cat="Integer")
+
+
+def _pattern_terms(f: Formulation, gpu: str, profile: str) -> list:
+    return [v for n, v in f.z.items() if f.patterns[n].gpu == gpu and f.patterns[n].profile == profile]
+
+
+def capacity_expr(f: Formulation, m: str) -> pulp.LpAffineExpression:
+    """cap_m: capacity of model m's instances, unshared (x) and in shared patterns (z)."""
+    solo = [f.table[k].capacity_rps * v for k, v in f.x.items() if k[0] == m]
+    shared = [f.patterns[n].rate(m) * v for n, v in f.z.items() if m in f.patterns[n].models]
+    return pulp.lpSum(solo + shared)
+
+
 def _add_pool_constraints(f: Formulation) -> None:
     for pool in f.pools:
         t = pool.gpu.type
         profiles = sorted({p for g in pool.geometries for p in g} | {k[2] for k in f.x if k[1] == t})
         for p in profiles:
-            used = pulp.lpSum(v for (m, tt, pp), v in f.x.items() if tt == t and pp == p)
+            used = pulp.lpSum([v for (m, tt, pp), v in f.x.items() if tt == t and pp == p]
+                              + _pattern_terms(f, t, p))
             provided = pulp.lpSum(g.count(p) * f.y[(t, g)] for g in pool.geometries if p in g)
             f.prob += used <= provided, f"supply_{safe(t)}_{safe(p)}"  # (1)
         f.prob += pulp.lpSum(f.y[(t, g)] for g in pool.geometries) <= pool.count, f"pool_{safe(t)}"  # (2)
 
 
-def _add_model_constraints(f: Formulation, demand: dict[str, float]) -> None:
+def _add_model_constraints(f: Formulation, demand: dict[str, float], present: bool = False,
+                           short: dict[str, pulp.LpVariable] | None = None) -> None:
     for m, d in demand.items():
-        cap = pulp.lpSum(f.table[k].capacity_rps * v for k, v in f.x.items() if k[0] == m)
+        cap = capacity_expr(f, m)
         f.prob += f.s[m] <= cap, f"capacity_{f.label[m]}"  # (3)
         if f.objective != "max_scale":
             f.prob += f.s[m] <= d, f"demand_{f.label[m]}"  # (4)
         if f.objective == "min_gpus":
-            f.prob += f.s[m] >= d, f"serve_{f.label[m]}"  # (5)
+            f.prob += f.s[m] + (short[m] if short else 0) >= d, f"serve_{f.label[m]}"  # (5)
         if f.objective == "max_scale":
             f.prob += cap >= d * f.a, f"scale_{f.label[m]}"  # (6)
+        if present and f.objective in ("min_gpus", "max_throughput"):
+            inside = [v for k, v in f.x.items() if k[0] == m] + [v for n, v in f.z.items() if m in f.patterns[n].models]
+            f.prob += f.s[m] - d * pulp.lpSum(inside) <= 0, f"present_{f.label[m]}"  # (9)
 
 
 def build(problem: Problem, objective: str, table: dict[Key, Capacity], pools: list[Pool] | None = None,
-          demand_factor: float = 1.0) -> Formulation:
-    """The ILP of the module docstring for ``problem`` (demand scaled by ``demand_factor``)."""
+          demand_factor: float = 1.0, patterns: list[Pattern] = (), present: bool = False,
+          elastic: bool = False) -> Formulation:
+    """The ILP of the module docstring for ``problem`` (demand scaled by ``demand_factor``), with the shared
+    ``patterns`` as columns and, where ``present``, the rows (9). ``elastic`` (min_gpus, for column generation):
+    (5) becomes ``s[m] + u[m] >= d_m`` with a shortfall ``u[m]`` priced far above any GPU, so the LP is feasible
+    before the patterns that make it so exist, and its value stays a lower bound of the real one."""
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective '{objective}' (known: {', '.join(OBJECTIVES)})")
     pools = build_pools(problem, table) if pools is None else pools
@@ -204,14 +248,21 @@ def build(problem: Problem, objective: str, table: dict[Key, Capacity], pools: l
                     table)
     demand = {m.name: m.demand_rps * demand_factor for m in problem.instance.models}
     _add_variables(f, demand)
-    f.prob += f.primary_expr()
+    _add_patterns(f, list(patterns))
+    short = {}
+    if elastic and objective == "min_gpus":
+        price = 100.0 * sum(p.cost * p.count for p in pools) / min(demand.values())
+        short = {m: f.prob.add_variable(f"u_{f.label[m]}", 0, None) for m in demand}
+        f.prob += f.primary_expr() + pulp.lpSum(price * u for u in short.values())
+    else:
+        f.prob += f.primary_expr()
     _add_pool_constraints(f)
-    _add_model_constraints(f, demand)
+    _add_model_constraints(f, demand, present, short)
     return f
 
 
 def build_cover(problem: Problem, table: dict[Key, Capacity], targets: dict[str, float],
-                pools: list[Pool] | None = None) -> Formulation:
+                pools: list[Pool] | None = None, patterns: list[Pattern] = ()) -> Formulation:
     """The cover ILP of the module docstring: least cost with capacity ``sum c x >= targets[m]`` (8) for every
     model, within the pool (1), (2). Feasible iff some plan gives every model at least its target."""
     pools = build_pools(problem, table) if pools is None else pools
@@ -227,10 +278,11 @@ def build_cover(problem: Problem, table: dict[Key, Capacity], targets: dict[str,
     for key in sorted(k for k in table if k[1] in types and k[0] in demand):
         m, t, p = key
         f.x[key] = f.prob.add_variable(f"x_{f.label[m]}_{safe(t)}_{safe(p)}", 0, None, cat="Integer")
+    _add_patterns(f, list(patterns))
     f.prob += f.cost_expr()
     _add_pool_constraints(f)
     for m in demand:
-        cap = pulp.lpSum(table[k].capacity_rps * v for k, v in f.x.items() if k[0] == m)
+        cap = capacity_expr(f, m)
         f.prob += cap >= targets[m], f"cover_{f.label[m]}"  # (8)
     return f
 

@@ -36,7 +36,8 @@ from ..perf.capacity import Capacity, Key
 from ..problem.loading import Problem
 from .formulation import Formulation, Pool, build, build_cover
 from .backends import backend
-from .solver import PHASE2_SECONDS, Outcome, counts, run_once, solve_formulation
+from .patterns import Pattern
+from .solver import PHASE2_SECONDS, Outcome, counts, pattern_counts, run_once, solve_formulation
 
 INCUMBENT_SECONDS = 1.0
 """Time the max_scale ILP gets before the cover proof takes over (it is often proven within it)."""
@@ -54,11 +55,16 @@ FIRST_SOLUTION = {"mip_rel_gap": 1.0}
 (a cost >= 0 has relative gap <= 1 from its first incumbent on); an infeasibility proof is unaffected."""
 
 
-def factor(problem: Problem, table: dict[Key, Capacity], x: dict[Key, int]) -> float:
-    """min_m (capacity given to m) / d_m for integer counts ``x``, in exact-sum floating point."""
+def factor(problem: Problem, table: dict[Key, Capacity], x: dict[Key, int], z: dict[str, int] | None = None,
+           patterns: dict[str, Pattern] | None = None) -> float:
+    """min_m (capacity given to m) / d_m for integer counts ``x`` (and shared patterns ``z``), in exact-sum
+    floating point."""
     cap: dict[str, list[float]] = {}
     for k, n in x.items():
         cap.setdefault(k[0], []).append(table[k].capacity_rps * n)
+    for name, n in (z or {}).items():
+        for r in patterns[name].runs:
+            cap.setdefault(r.model, []).append(r.capacity_rps * n)
     return min(math.fsum(cap.get(m.name, [])) / m.demand_rps for m in problem.instance.models)
 
 
@@ -71,20 +77,25 @@ def _relaxation(f: Formulation, solver: str, left: float | None) -> float | None
     return None if f.a is None else backend(solver).relax(f.prob, left)
 
 
-def _cover(problem: Problem, table: dict[Key, Capacity], pools: list[Pool], a: float) -> Formulation:
+def _cover(problem: Problem, table: dict[Key, Capacity], pools: list[Pool], a: float,
+           patterns: list[Pattern] = ()) -> Formulation:
     """Cover ILP asking every model for a x demand; a = 0 asks for one instance each (any factor above 0)."""
     if a > 0:
-        return build_cover(problem, table, {m.name: a * m.demand_rps for m in problem.instance.models}, pools)
+        return build_cover(problem, table, {m.name: a * m.demand_rps for m in problem.instance.models}, pools,
+                           patterns)
     least = {m.name: min(c.capacity_rps for k, c in table.items() if k[0] == m.name) for m in problem.instance.models}
-    return build_cover(problem, table, least, pools)
+    return build_cover(problem, table, least, pools, patterns)
 
 
 def prove_max_scale(problem: Problem, table: dict[Key, Capacity], solver: str = "highs",
-                    time_limit: float | None = None, phase2: bool = True) -> tuple[Outcome, Formulation]:
-    """The max_scale optimum with its proof (module docstring); the Formulation is the max_scale ILP (for pools)."""
+                    time_limit: float | None = None, phase2: bool = True,
+                    patterns: list[Pattern] = ()) -> tuple[Outcome, Formulation]:
+    """The max_scale optimum with its proof (module docstring) over one model per instance and the shared
+    ``patterns``; the Formulation is the max_scale ILP (for pools and patterns)."""
     t0 = time.perf_counter()
     deadline = None if time_limit is None else t0 + time_limit
-    f = build(problem, "max_scale", table)
+    f = build(problem, "max_scale", table, patterns=patterns)
+    pats = list(f.patterns.values())
     first = INCUMBENT_SECONDS
     if len(f.pools) > 1:  # heterogeneous pools: covers are harder and incumbents worse; the ILP gets longer
         first = MIXED_POOL_SECONDS if time_limit is None else max(first, time_limit / 2)
@@ -93,7 +104,7 @@ def prove_max_scale(problem: Problem, table: dict[Key, Capacity], solver: str = 
     if not out.has_solution() or (out.status == "feasible" and (_left(deadline) or 1) <= 0):
         out.seconds = time.perf_counter() - t0
         return out, f
-    a0 = factor(problem, table, out.x)
+    a0 = factor(problem, table, out.x, out.z, f.patterns)
     ilp_proved = out.status == "optimal"
     a_ilp = a0
     # even a HiGHS 'optimal' is checked: at 10,000 GPUs it claimed 1.229839 optimal, and a cover found 1.229884
@@ -112,7 +123,7 @@ def prove_max_scale(problem: Problem, table: dict[Key, Capacity], solver: str = 
         # try the proof first (the incumbent is usually optimal); after an improvement, halve [a0, hi) once
         target = last if prove or hi is None or hi <= last else (a0 + hi) / 2
         prove = not prove
-        g = _cover(problem, table, f.pools, target)
+        g = _cover(problem, table, f.pools, target, pats)
         run = run_once(g, solver, left, FIRST_SOLUTION)
         if run.status == "infeasible":
             if target == last:
@@ -126,9 +137,10 @@ def prove_max_scale(problem: Problem, table: dict[Key, Capacity], solver: str = 
         # HiGHS reports a solve error when presolve accepted a point its postsolve finds violated by about
         # the step: as ambiguous as a cover solution that does not improve
         y, x = counts(g) if run.has_solution() else ({}, {})
-        a1 = factor(problem, table, x) if x else -1.0
+        z = pattern_counts(g) if run.has_solution() else {}
+        a1 = factor(problem, table, x, z, f.patterns) if x or z else -1.0
         if a1 > a0:
-            a0, out.y, out.x, out.value = a1, y, x, a1
+            a0, out.y, out.x, out.z, out.value = a1, y, x, z, a1
         elif target > last:
             hi = target  # tolerances accepted a plan below the target: treat the target as the bound hint
         elif step * 3 <= MAX_STEP:
@@ -140,20 +152,21 @@ def prove_max_scale(problem: Problem, table: dict[Key, Capacity], solver: str = 
                 out.status, out.bound = "optimal", a0
             break
     if out.status == "optimal" and phase2:
-        _least_cost(problem, table, f.pools, out, solver, t0, deadline)
+        _least_cost(problem, table, f.pools, out, solver, t0, deadline, pats)
     out.seconds = time.perf_counter() - t0
     return out, f
 
 
 def _least_cost(problem: Problem, table: dict[Key, Capacity], pools: list[Pool], out: Outcome, solver: str,
-                t0: float, deadline: float | None) -> None:
+                t0: float, deadline: float | None, patterns: list[Pattern] = ()) -> None:
     """Phase 2: the cheapest plan whose factor (recomputed from its counts) is still the proven optimum."""
     spent = time.perf_counter() - t0
     left = max(PHASE2_SECONDS, 2 * spent)
     if deadline is not None:
         left = max(0.05, min(left, deadline - time.perf_counter()))
-    g = _cover(problem, table, pools, out.value)
+    g = _cover(problem, table, pools, out.value, patterns)
     if run_once(g, solver, left).has_solution():
         y, x = counts(g)
-        if factor(problem, table, x) >= out.value:
-            out.y, out.x = y, x
+        z = pattern_counts(g)
+        if factor(problem, table, x, z, g.patterns) >= out.value:
+            out.y, out.x, out.z = y, x, z

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from .backends import SOLVERS, RunResult, backend  # noqa: F401 - SOLVERS: the CLI imports it from placer/__init__
+from .backends import RunResult, backend
 from .formulation import Formulation, lexicographic
 from .status import has_solution
 
@@ -29,6 +29,8 @@ class Outcome:
     bound: float | None = None
     y: dict = field(default_factory=dict)
     x: dict = field(default_factory=dict)
+    z: dict = field(default_factory=dict)
+    """Instances per shared pattern name (``Formulation.patterns``)."""
 
     def has_solution(self) -> bool:
         """True when there are counts to decode (a proven optimum or a feasible incumbent)."""
@@ -49,6 +51,12 @@ def counts(f: Formulation) -> tuple[dict, dict]:
     return {k: n for k, n in y.items() if n > 0}, {k: n for k, n in x.items() if n > 0}
 
 
+def pattern_counts(f: Formulation) -> dict[str, int]:
+    """The positive integer values of z (shared patterns) after a run with a solution."""
+    z = {k: int(round(v.varValue or 0)) for k, v in f.z.items()}
+    return {k: n for k, n in z.items() if n > 0}
+
+
 def solve_formulation(f: Formulation, solver_name: str = "highs", time_limit: float | None = None,
                       phase2: bool = True) -> Outcome:
     """Solve ``f``; for the maximising objectives a second phase picks the cheapest GPUs at the same value."""
@@ -57,6 +65,7 @@ def solve_formulation(f: Formulation, solver_name: str = "highs", time_limit: fl
     out = Outcome(first.status, backend(solver_name).label, 0.0, first.value, first.bound)
     if out.has_solution():
         out.y, out.x = counts(f)
+        out.z = pattern_counts(f)
     if out.status == "optimal" and phase2 and f.objective != "min_gpus":
         spent = time.perf_counter() - t0
         left = max(PHASE2_SECONDS, 2 * spent)
@@ -65,5 +74,6 @@ def solve_formulation(f: Formulation, solver_name: str = "highs", time_limit: fl
         lexicographic(f, first.value)
         if run_once(f, solver_name, left).has_solution():
             out.y, out.x = counts(f)
+            out.z = pattern_counts(f)
     out.seconds = time.perf_counter() - t0
     return out

@@ -126,8 +126,7 @@ def is_prior(cal: CalibrationFile) -> bool:
 
 def notes(problem: Problem) -> list[str]:
     """What a reader of any result from this problem must know about its inputs (printed by validate, solve and
-    simulate): results built on prior predictions, pool GPU types no record covers, and model sharing that the
-    plans do not do."""
+    simulate): results built on prior predictions, pool GPU types no record covers, and what sharing rests on."""
     out = []
     if problem.prior_files:
         out.append("numbers come from analytic-prior predictions, NOT measurements ("
@@ -138,10 +137,16 @@ def notes(problem: Problem) -> list[str]:
         if gpu not in covered:
             out.append(f"pool {g.type} ({g.count} GPUs) has no measurements of any model: plans will not use it "
                        f"unless policy.use_predictions gives it analytic-prior points")
-    k = problem.instance.policy.max_models_per_instance
-    if k > 1:
-        out.append(f"policy.max_models_per_instance = {k}, but plans place one model per instance (sharing needs "
-                   f"interference data; docs/placer.md)")
+    pol = problem.instance.policy
+    if pol.max_models_per_instance > 1 and "mps" in pol.sharing_modes:
+        colocated = {problem.catalog.resolve(r.gpu) for r in problem.measurements if r.colocated}
+        bare = [g.type for g in problem.instance.gpus if problem.catalog.resolve(g.type) not in colocated]
+        if bare and pol.interference_prior:
+            out.append(f"MPS co-location on {', '.join(bare)} uses the conservative interference PRIOR (every "
+                       f"co-runner doubles a model's latency), a prediction, not a measurement (docs/sharing.md)")
+        elif bare:
+            out.append(f"MPS co-location is not offered on {', '.join(bare)}: no co-located measurements there "
+                       f"(measure pairs, or set policy.interference_prior; docs/sharing.md)")
     return out
 
 

@@ -35,7 +35,6 @@ def check_plan(problem, plan: Plan) -> None:
     demand = {m.name: m for m in problem.instance.models}
     rate: dict[str, float] = defaultdict(float)
     for g in plan.gpus:
-        gpu = problem.catalog.get(g.type)
         assert Counter(g.geometry) == Counter(i.profile for i in g.instances)
         if tuple(g.geometry) == (FULL,):
             assert g.instances[0].start == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulp
 import pytest
-from golden.cases import A100, hard_max_scale as _hard, problem, rec  # noqa: F401
+from golden.cases import hard_max_scale as _hard
 
 from majula_model.placer.formulation import build
 from majula_model.placer.solver import solve_formulation

@@ -47,7 +47,7 @@ def test_plan_round_trip():
     doc = {"instance": "x", "objective": {"kind": "min_gpus", "value": 1.0, "bound": 1.0}, "status": "optimal",
            "gap": 0.0, "solver": "HiGHS", "solve_seconds": 0.01,
            "gpus": [{"id": 0, "type": "A100-SXM4-80GB", "geometry": ["4g.40gb", "3g.40gb"],
-                     "instances": [{"profile": "4g.40gb", "start": 0, "models": [
+                     "instances": [{"profile": "4g.40gb", "start": 0, "sharing": "none", "models": [
                          {"name": "r", "batch": 8, "processes": 2, "latency_ms": 10.0, "rate_rps": 5.0,
                           "capacity_rps": 6.0}]}]}],
            "models": [{"name": "r", "demand_rps": 5.0, "served_rps": 5.0, "capacity_rps": 6.0}]}

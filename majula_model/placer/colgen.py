@@ -1,0 +1,256 @@
+"""Column generation of shared-instance patterns, and the bound that says how far a shared plan can be from the
+optimum over every pattern.
+
+Why generated: the patterns of one profile are subsets of up to K models with a batch size each, hundreds of
+thousands already for ten models (``docs/sharing.md``). The LP relaxation of the ILP (``formulation``, with the
+rows (9), valid for min_gpus) is solved over the patterns found so far; its dual prices ask ``pricing`` for a
+pattern that would improve it, on every (GPU type, profile) and sharing mode, exactly (a MILP for time-shared
+patterns, an enumeration for MPS pairs); those found join the LP, until none exists. The LP's value is then the
+LP bound of the *full* pattern set: every plan of the pattern model is at least that good (min_gpus: costs at
+least that much). The ILP is solved over the generated patterns (price and branch), and the plan's gap is
+reported against that bound, so ``optimal`` still means proven for the pattern model.
+
+A fact that shapes the bound: a time-shared pattern's rates are a convex combination of its members' solo rates
+(shares ``L_i / c``), so in the LP relaxation time sharing alone never beats fractional solo instances; what it
+saves is integrality, which the rows (9) (a model is served only by instances it is in) make the LP see.
+
+When generation stops early (time), the bound is the Lagrangian one: the restricted LP's value corrected by how
+much any pattern could still improve it (``pricing`` gives an upper bound on every pattern's score), times the
+most instances of that profile an optimal plan can run (``_lagrangian``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..errors import InputError
+from ..hardware.catalog import FULL
+from ..perf.capacity import Capacity, Key, all_points
+from ..problem.problem import Problem
+from .backends import backend
+from .formulation import Pool, build, safe
+from .patterns import Item, Pattern, items_by_instance, mps_pattern, time_pattern
+from .pricing import Prices, price_mps, price_time
+
+ENUMERATE_LIMIT = 2000
+"""Instances with at most this many patterns get them all (no generation; the ILP's own proof covers them)."""
+MAX_ROUNDS = 200
+"""Most pricing rounds; the bound is claimed only when a round finds nothing (``Generated.complete``)."""
+
+
+@dataclass
+class Generated:
+    """Patterns for the ILP, the LP bound of the full pattern set where proven, and what it took."""
+
+    patterns: list[Pattern] = field(default_factory=list)
+    bound: float | None = None
+    """A proven bound on the LP over every pattern (min_gpus: a lower bound; else an upper one)."""
+    complete: bool = False
+    """True when pricing proved that no pattern improves the LP (then the bound is that LP's value)."""
+    rounds: int = 0
+    seconds: float = 0.0
+    offered: dict[str, int] = field(default_factory=dict)
+    """Patterns the ILP got per mode."""
+    enumerated: bool = False
+    """True when the patterns are all there are (few enough to list): the ILP's own proof then covers them."""
+
+
+def sharing_on(problem: Problem) -> bool:
+    """True when the policy lets models share instances (more than one model and at least one mode)."""
+    pol = problem.instance.policy
+    return pol.max_models_per_instance > 1 and bool(pol.sharing_modes) and len(problem.instance.models) > 1
+
+
+def mps_offered(problem: Problem, gpu: str) -> bool:
+    """MPS co-location is offered on a GPU type with co-located measurements, or with the stated prior."""
+    pol = problem.instance.policy
+    if "mps" not in pol.sharing_modes:
+        return False
+    if pol.interference_prior:
+        return True
+    from ..perf.interference import has_colocated
+
+    return has_colocated(list(problem.measurements), problem.catalog, gpu)
+
+
+def _colocated(problem: Problem, gpu: str, profile: str):
+    """(lat a next to b, lat b next to a, source) from the interference model, cached; None where refused."""
+    from ..perf.interference import colocated_latency
+
+    records, cat, prior = list(problem.measurements), problem.catalog, problem.instance.policy.interference_prior
+    cache: dict[tuple, tuple | None] = {}
+
+    def latency(a: Item, b: Item) -> tuple[float, float, str] | None:
+        key = (a.model, a.batch, b.model, b.batch)
+        if key not in cache:
+            try:
+                la, sa = colocated_latency(records, cat, a.model, gpu, profile, a.batch, [(b.model, b.batch)],
+                                           prior=prior)
+                lb, sb = colocated_latency(records, cat, b.model, gpu, profile, b.batch, [(a.model, a.batch)],
+                                           prior=prior)
+            except InputError:
+                cache[key] = None
+            else:
+                source = "colocated-measured" if sa == sb == "colocated-measured" else "colocated-predicted"
+                cache[key] = (la, lb, source)
+        return cache[key]
+
+    return latency
+
+
+def _prices(problem: Problem, f, objective: str) -> tuple[Prices, dict[tuple[str, str], float]]:
+    """Dual prices of the LP just solved: per model alpha (capacity or scale row), beta (row 9); gamma per
+    (type, profile) (supply row). Sign: a pattern improves when its score exceeds gamma (module ``pricing``).
+
+    PuLP reports duals as for minimising (the negated objective of a maximisation), so a column improves the LP
+    when sum_rows coefficient x pi > 0 under every objective: the capacity row ``s - cap <= 0`` gives
+    alpha = -pi, the scale row ``cap - a d >= 0`` alpha = pi, row (9) ``s - d (x + z) <= 0`` beta = -d pi, the
+    supply row gamma = -pi."""
+    sense = 1.0
+    rows = f.prob.constraints
+    demand = {m.name: m.demand_rps for m in problem.instance.models}
+    alpha, beta = {}, {}
+    for m, lab in f.label.items():
+        if objective == "max_scale":
+            alpha[m] = sense * (rows[f"scale_{lab}"].pi or 0.0)
+        else:
+            alpha[m] = -sense * (rows[f"capacity_{lab}"].pi or 0.0)
+        pres = rows.get(f"present_{lab}")  # s - d (x + z) <= 0: a pattern's coefficient is -d
+        beta[m] = -demand[m] * (pres.pi or 0.0) if pres is not None else 0.0
+    gamma = {}
+    for pool in f.pools:
+        for name, row in rows.items():
+            prefix = f"supply_{safe(pool.gpu.type)}_"
+            if name.startswith(prefix):
+                gamma[(pool.gpu.type, name[len(prefix):])] = -sense * (row.pi or 0.0)
+    return Prices({m: max(0.0, v) for m, v in alpha.items()}, {m: max(0.0, v) for m, v in beta.items()}), gamma
+
+
+def _round(problem: Problem, f, objective: str, items: dict[tuple[str, str], list[Item]]
+           ) -> tuple[list[Pattern], dict[tuple[str, str], float]]:
+    """One pricing round over every (type, profile) and mode: the improving patterns found, and per (type,
+    profile) how far the best pattern's score can exceed gamma (0 where proven not to; the Lagrangian bound)."""
+    prices, gamma = _prices(problem, f, objective)
+    pol, cat = problem.instance.policy, problem.catalog
+    new: list[Pattern] = []
+    excess: dict[tuple[str, str], float] = {}
+    for (t, p), its in items.items():
+        g = gamma.get((t, safe(p)), 0.0)
+        mem = cat.gpus[t].profile_memory_gb(p)
+        over = 0.0
+        if "time" in pol.sharing_modes:
+            pats, upper = price_time(t, p, its, prices, g, pol, mem)
+            new += pats
+            over = max(over, upper - g)
+        if mps_offered(problem, t):
+            pats, best = price_mps(t, p, its, prices, g, pol, mem, _colocated(problem, t, p))
+            new += pats
+            over = max(over, best - g)
+        excess[(t, p)] = max(0.0, over)
+    return new, excess
+
+
+def _lagrangian(problem: Problem, value: float, excess: dict[tuple[str, str], float], objective: str) -> float:
+    """A bound on the LP over every pattern from the restricted LP's value: no pattern's reduced cost is below
+    -excess, and an optimal solution runs at most U instances of a profile: max_count x GPUs, with GPUs at most
+    value / cost for min_gpus (it costs no more than the restricted LP) and the pool otherwise."""
+    cat = problem.catalog
+    total = 0.0
+    for (t, p), over in excess.items():
+        if over <= 0:
+            continue
+        pool = next(g for g in problem.instance.gpus if cat.resolve(g.type) == t)
+        gpus = value / pool.cost if objective == "min_gpus" else pool.count
+        per = 1 if p == FULL else cat.gpus[t].profile(p).max_count
+        total += over * per * min(gpus, pool.count)
+    return value - total if objective == "min_gpus" else value + total
+
+
+def generate(problem: Problem, table: dict[Key, Capacity], objective: str, pools: list[Pool],
+             deadline: float | None = None) -> Generated:
+    """Generate patterns until no pricing round improves the LP (or ``deadline``, a perf_counter time, passes)."""
+    t0 = time.perf_counter()
+    out = Generated()
+    items = items_by_instance(problem, all_points(problem))
+    listed = enumerate_patterns(problem, items, ENUMERATE_LIMIT)
+    if listed is not None:
+        out.patterns, out.enumerated, out.complete = listed, True, True
+        for p in listed:
+            out.offered[p.mode] = out.offered.get(p.mode, 0) + 1
+        out.seconds = time.perf_counter() - t0
+        return out
+    lp_cols: dict[str, Pattern] = {}
+    present = objective in ("min_gpus", "max_throughput")
+    while out.rounds < MAX_ROUNDS:
+        left = None if deadline is None else deadline - time.perf_counter()
+        if left is not None and left <= 0:
+            break
+        f = build(problem, objective, table, pools, patterns=list(lp_cols.values()), present=present,
+                  elastic=True)
+        value = backend("highs").relax(f.prob, left)
+        if value is None:
+            break
+        out.rounds += 1
+        found, excess = _round(problem, f, objective, items)
+        bound = _lagrangian(problem, value, excess, objective)
+        out.bound = bound if out.bound is None else (max(out.bound, bound) if objective == "min_gpus"
+                                                      else min(out.bound, bound))
+        new = [p for p in found if p.name not in lp_cols]
+        if not new:
+            out.complete = not any(excess.values())
+            break
+        lp_cols.update((p.name, p) for p in new)
+    out.patterns = list(lp_cols.values())
+    for p in out.patterns:
+        out.offered[p.mode] = out.offered.get(p.mode, 0) + 1
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def enumerate_patterns(problem: Problem, items: dict[tuple[str, str], list[Item]], limit: int
+                       ) -> list[Pattern] | None:
+    """Every pattern of the policy when there are at most ``limit`` of them, else None: time-shared sets (2 to
+    K models, one batch each, cycle rule; supersets of a set that breaks it break it too) and MPS pairs."""
+    pol, cat = problem.instance.policy, problem.catalog
+    out: list[Pattern] = []
+    for (t, p), its in items.items():
+        mem = cat.gpus[t].profile_memory_gb(p)
+        if "time" in pol.sharing_modes and not _time_sets(t, p, its, pol, mem, out, limit):
+            return None
+        if mps_offered(problem, t):
+            latency = _colocated(problem, t, p)
+            for i, a in enumerate(its):
+                for b in its[i + 1:]:
+                    lat = latency(a, b) if a.model != b.model else None
+                    pat = None if lat is None else mps_pattern(t, p, a, b, lat[0], lat[1], lat[2], pol, mem)
+                    if pat is not None:
+                        out.append(pat)
+                        if len(out) > limit:
+                            return None
+    return out
+
+
+def _time_sets(gpu: str, profile: str, items: list[Item], pol, memory_gb: float, out: list[Pattern],
+               limit: int) -> bool:
+    """Append every time-shared pattern of one profile to ``out``; False once more than ``limit`` exist."""
+    k = pol.max_models_per_instance
+
+    def grow(start: int, chosen: list[Item]) -> bool:
+        for j in range(start, len(items)):
+            if any(c.model == items[j].model for c in chosen):
+                continue
+            trial = chosen + [items[j]]
+            if len(trial) == 1:
+                if not grow(j + 1, trial):
+                    return False
+                continue
+            pat = time_pattern(gpu, profile, trial, pol, memory_gb)
+            if pat is None:
+                continue  # a superset has a longer cycle and more memory: it fails as well
+            out.append(pat)
+            if len(out) > limit or (len(trial) < k and not grow(j + 1, trial)):
+                return False
+        return True
+
+    return grow(0, [])
