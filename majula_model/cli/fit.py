@@ -56,6 +56,22 @@ def print_table(report: dict) -> None:
         print(f"fitted on the smallest and largest profile only, other profiles predicted: MAPE/worst "
               f"{_fmt(two['all']).strip()} (all, n={two['all']['n']}), {_fmt(two['ge_10ms']).strip()} (>= 10 ms)")
     print(f"targets: LOBO MAPE <= {report['targets']['lobo_mape']:g}%, LOPO MAPE <= {report['targets']['lopo_mape']:g}%")
+    print_interference(report.get("interference") or {})
+
+
+def print_interference(rep: dict) -> None:
+    """The interference model's held-out error: each model pair left out in turn (leave-one-pair-out)."""
+    gpus = rep.get("gpus") or {}
+    if not gpus:
+        print("interference (MPS co-location): no co-located records; MPS is offered only with "
+              "policy.interference_prior (docs/sharing.md)")
+        return
+    print("interference (MPS co-location), co-located latency error MAPE/worst %: leave-one-pair-out | in-sample "
+          "| the prior | no slowdown")
+    for gpu, r in gpus.items():
+        print(f"  {gpu:<15} {r['records']:>4} records, pairs {', '.join(r['pairs'])}: "
+              f"{_fmt(r['held_out']).strip()} | {_fmt(r['in_sample']).strip()} | {_fmt(r['prior']).strip()} | "
+              f"{_fmt(r['no_slowdown']).strip()}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,7 +86,10 @@ def run(args: argparse.Namespace) -> int:
     if is_prior(cal):
         print(f"majula: note: {args.calibration} holds analytic-prior predictions, not measurements: its errors measure "
               f"the curve against the prior formula, not against a GPU", file=sys.stderr)
+    from ..perf.interference import leave_one_pair_out
+
     report = fit_report(list(cal.measurements), args.cat)
+    report["interference"] = leave_one_pair_out(list(cal.measurements), args.cat)
     if args.plot:
         from ..perf.fit_report import write_plots
 

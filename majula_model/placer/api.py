@@ -198,7 +198,7 @@ def _against_pattern_bound(problem: Problem, plan: Plan, gen: Generated) -> Plan
                                    "objective": plan.objective.model_copy(update={"bound": bound})})
 
 
-SHARING_SECONDS = 15.0
+SHARING_SECONDS = 40.0
 """Time pattern generation gets without a time limit (half the limit with one); the bound is claimed only when
 generation completes."""
 

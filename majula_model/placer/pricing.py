@@ -52,9 +52,10 @@ def _deadline(it: Item, policy: Policy) -> float:
 
 
 def price_time(gpu: str, profile: str, items: list[Item], prices: Prices, gamma: float, policy: Policy,
-               memory_gb: float, keep: int = 6) -> tuple[list[Pattern], float]:
+               memory_gb: float, keep: int = 12, bound: bool = False) -> tuple[list[Pattern], float]:
     """Time-shared patterns that beat gamma (up to ``keep``, best first), and an upper bound on every
-    time-shared pattern's score on this profile (``time_upper_bound``; -inf where no pattern exists).
+    time-shared pattern's score on this profile (``time_upper_bound``; -inf where no pattern exists; +inf where
+    columns were found and ``bound`` did not ask for it).
 
     The greedy search finds columns fast; where it finds none, the bound proves there is none or the exact
     search (``_best_time``) looks; if that gives up (``NODE_LIMIT``) the bound stays above gamma, and column
@@ -74,24 +75,34 @@ def price_time(gpu: str, profile: str, items: list[Item], prices: Prices, gamma:
     floor = gamma + TOL * max(1.0, abs(gamma))
     mem_cap = memory_gb * (1 + 1e-12)
     h = min(max(_deadline(it, policy) - it.latency_ms for it in items) / GRID, min(it.latency_ms for it in items))
-    share = _bucket_share(cand, h, policy)
-    upper = time_upper_bound(a_peak, beta, lat, slack, model, k, h, share)
-    if upper <= floor:
-        return [], upper
+
+    def upper() -> float:
+        return time_upper_bound(a_peak, beta, lat, slack, model, k, h, _bucket_share(cand, h, policy))
+
     sets = _greedy_time(a, beta, lat, slack, mem, model, k, mem_cap, floor)
+    top = upper() if bound or not sets else np.inf
     if not sets:
+        if top <= floor:
+            return [], top
         score, chosen = _best_time(a, beta, lat, slack, mem, model, k, mem_cap, floor)
         if chosen is None:
-            return [], upper if not np.isfinite(score) else floor  # searched all: nothing beats gamma
+            return [], top if not np.isfinite(score) else floor  # searched all: nothing beats gamma
         sets = [chosen]
     out: list[Pattern] = []
-    for chosen in sets:
+    seen: set[tuple[int, ...]] = set()
+    for chosen in sets:  # best first; rated exactly, the first ``keep`` distinct ones that still beat gamma
+        key = tuple(sorted(chosen))
+        if key in seen:
+            continue
+        seen.add(key)
         its = sorted((cand[j] for j in chosen), key=lambda it: it.model)
         pat = time_pattern(gpu, profile, its, policy, memory_gb)
-        if pat is not None and prices.score(pat) > floor and all(pat.name != q.name for q in out):
+        if pat is not None and prices.score(pat) > floor:
             out.append(pat)
+            if len(out) >= keep:
+                break
     out.sort(key=lambda q: -prices.score(q))
-    return out[:keep], upper
+    return out[:keep], top
 
 
 def _poisson_share(cand: list[Item], lat: np.ndarray, policy: Policy) -> np.ndarray:
