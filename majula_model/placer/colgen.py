@@ -21,6 +21,7 @@ most instances of that profile an optimal plan can run (``_lagrangian``).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -75,25 +76,42 @@ def mps_offered(problem: Problem, gpu: str) -> bool:
 
 
 def _colocated(problem: Problem, gpu: str, profile: str):
-    """(lat a next to b, lat b next to a, source) from the interference model, cached; None where refused."""
-    from ..perf.interference import colocated_latency
+    """(lat a next to b, lat b next to a, source) on one profile: measured where exactly that pair was, else the
+    interference fit, else (``policy.interference_prior``) the prior; None where MPS is not offered. Everything
+    per type is built once, so a pair costs a dictionary lookup or two numpy scalars (pricing asks thousands)."""
+    from ..perf import interference as itf
 
-    records, cat, prior = list(problem.measurements), problem.catalog, problem.instance.policy.interference_prior
+    gtype = problem.catalog.get(gpu)
+    mine = itf.on_type(list(problem.measurements), gtype)
+    fit = itf.fit_interference(mine, gtype)
+    if fit is None and not problem.instance.policy.interference_prior:
+        return lambda a, b: None
+    measured: dict[tuple, list[float]] = {}
+    for r in itf.colocated_records(mine):
+        if r.profile == profile and len(r.colocated) == 1:
+            measured.setdefault((r.model, r.batch, r.colocated[0].model, r.colocated[0].batch), []).append(
+                r.latency_ms)
+    table = itf.SoloTable(mine, gtype) if fit is not None else None
     cache: dict[tuple, tuple | None] = {}
+
+    def one(a: Item, b: Item) -> float:
+        if fit is None:
+            return a.latency_ms * (1.0 + itf.PRIOR_SLOWDOWN_PER_CO_RUNNER)
+        l_a, u_a = table.get(a.model, a.batch, profile)
+        l_b, u_b = table.get(b.model, b.batch, profile)
+        return float(l_a * fit.factor(l_a, u_a, l_b, u_b))
 
     def latency(a: Item, b: Item) -> tuple[float, float, str] | None:
         key = (a.model, a.batch, b.model, b.batch)
         if key not in cache:
+            ma, mb = measured.get(key), measured.get((b.model, b.batch, a.model, a.batch))
             try:
-                la, sa = colocated_latency(records, cat, a.model, gpu, profile, a.batch, [(b.model, b.batch)],
-                                           prior=prior)
-                lb, sb = colocated_latency(records, cat, b.model, gpu, profile, b.batch, [(a.model, a.batch)],
-                                           prior=prior)
+                la = sum(ma) / len(ma) if ma else one(a, b)
+                lb = sum(mb) / len(mb) if mb else one(b, a)
             except InputError:
                 cache[key] = None
             else:
-                source = "colocated-measured" if sa == sb == "colocated-measured" else "colocated-predicted"
-                cache[key] = (la, lb, source)
+                cache[key] = (la, lb, "colocated-measured" if ma and mb else "colocated-predicted")
         return cache[key]
 
     return latency
@@ -127,10 +145,11 @@ def _prices(problem: Problem, f, objective: str) -> tuple[Prices, dict[tuple[str
     return Prices({m: max(0.0, v) for m, v in alpha.items()}, {m: max(0.0, v) for m, v in beta.items()}), gamma
 
 
-def _round(problem: Problem, f, objective: str, items: dict[tuple[str, str], list[Item]]
-           ) -> tuple[list[Pattern], dict[tuple[str, str], float]]:
+def _round(problem: Problem, f, objective: str, items: dict[tuple[str, str], list[Item]], bound: bool = False,
+           modes: tuple[str, ...] = ("time", "mps")) -> tuple[list[Pattern], dict[tuple[str, str], float]]:
     """One pricing round over every (type, profile) and mode: the improving patterns found, and per (type,
-    profile) how far the best pattern's score can exceed gamma (0 where proven not to; the Lagrangian bound)."""
+    profile) how far the best pattern's score can exceed gamma (0 where proven not to; inf where columns were
+    found and ``bound`` did not ask for the bound: the Lagrangian bound)."""
     prices, gamma = _prices(problem, f, objective)
     pol, cat = problem.instance.policy, problem.catalog
     new: list[Pattern] = []
@@ -139,11 +158,11 @@ def _round(problem: Problem, f, objective: str, items: dict[tuple[str, str], lis
         g = gamma.get((t, safe(p)), 0.0)
         mem = cat.gpus[t].profile_memory_gb(p)
         over = 0.0
-        if "time" in pol.sharing_modes:
-            pats, upper = price_time(t, p, its, prices, g, pol, mem)
+        if "time" in modes:
+            pats, upper = price_time(t, p, its, prices, g, pol, mem, bound=bound)
             new += pats
             over = max(over, upper - g)
-        if mps_offered(problem, t):
+        if "mps" in modes and mps_offered(problem, t):
             pats, best = price_mps(t, p, its, prices, g, pol, mem, _colocated(problem, t, p))
             new += pats
             over = max(over, best - g)
@@ -169,7 +188,11 @@ def _lagrangian(problem: Problem, value: float, excess: dict[tuple[str, str], fl
 
 def generate(problem: Problem, table: dict[Key, Capacity], objective: str, pools: list[Pool],
              deadline: float | None = None) -> Generated:
-    """Generate patterns until no pricing round improves the LP (or ``deadline``, a perf_counter time, passes)."""
+    """Generate patterns until no pricing round improves the LP (or ``deadline``, a perf_counter time, passes).
+
+    With both modes, each mode's patterns are generated alone first and their union starts the joint
+    generation: the ILP then has every column either mode alone would give it, so allowing a second mode never
+    loses a plan the first found (price and branch keeps only the columns the LP asked for)."""
     t0 = time.perf_counter()
     out = Generated()
     items = items_by_instance(problem, all_points(problem))
@@ -180,8 +203,28 @@ def generate(problem: Problem, table: dict[Key, Capacity], objective: str, pools
             out.offered[p.mode] = out.offered.get(p.mode, 0) + 1
         out.seconds = time.perf_counter() - t0
         return out
+    modes = tuple(m for m in problem.instance.policy.sharing_modes if m == "time" or any(
+        mps_offered(problem, t) for t, _ in items))
     lp_cols: dict[str, Pattern] = {}
+    if len(modes) > 1:
+        for k, mode in enumerate(modes):
+            share = None if deadline is None else t0 + (deadline - t0) * (k + 1) / (len(modes) + 1)
+            lp_cols.update(_columns(problem, table, objective, pools, items, share, (mode,), {}, Generated()))
+    out.patterns = list(_columns(problem, table, objective, pools, items, deadline, modes, lp_cols, out).values())
+    for p in out.patterns:
+        out.offered[p.mode] = out.offered.get(p.mode, 0) + 1
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def _columns(problem: Problem, table: dict[Key, Capacity], objective: str, pools: list[Pool],
+             items: dict[tuple[str, str], list[Item]], deadline: float | None, modes: tuple[str, ...],
+             lp_cols: dict[str, Pattern], out: Generated) -> dict[str, Pattern]:
+    """The generation loop over ``modes``, from the columns ``lp_cols``; records rounds, bound and completion
+    in ``out``; returns every column."""
+    lp_cols = dict(lp_cols)
     present = objective in ("min_gpus", "max_throughput")
+    f = None
     while out.rounds < MAX_ROUNDS:
         left = None if deadline is None else deadline - time.perf_counter()
         if left is not None and left <= 0:
@@ -190,22 +233,24 @@ def generate(problem: Problem, table: dict[Key, Capacity], objective: str, pools
                   elastic=True)
         value = backend("highs").relax(f.prob, left)
         if value is None:
+            f = None
             break
         out.rounds += 1
-        found, excess = _round(problem, f, objective, items)
-        bound = _lagrangian(problem, value, excess, objective)
-        out.bound = bound if out.bound is None else (max(out.bound, bound) if objective == "min_gpus"
-                                                      else min(out.bound, bound))
+        found, excess = _round(problem, f, objective, items, modes=modes)
         new = [p for p in found if p.name not in lp_cols]
         if not new:
+            if found:  # only columns the LP has (its tolerances): bound these prices properly
+                _, excess = _round(problem, f, objective, items, bound=True, modes=modes)
             out.complete = not any(excess.values())
+            out.bound = _lagrangian(problem, value, excess, objective)
             break
         lp_cols.update((p.name, p) for p in new)
-    out.patterns = list(lp_cols.values())
-    for p in out.patterns:
-        out.offered[p.mode] = out.offered.get(p.mode, 0) + 1
-    out.seconds = time.perf_counter() - t0
-    return out
+    if not out.complete and f is not None and out.bound is None:  # stopped early: bound the last LP's prices
+        _, excess = _round(problem, f, objective, items, bound=True, modes=modes)
+        out.bound = _lagrangian(problem, value, excess, objective)
+    if out.bound is not None and not math.isfinite(out.bound):
+        out.bound = None
+    return lp_cols
 
 
 def enumerate_patterns(problem: Problem, items: dict[tuple[str, str], list[Item]], limit: int

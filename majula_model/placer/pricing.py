@@ -102,6 +102,8 @@ def price_time(gpu: str, profile: str, items: list[Item], prices: Prices, gamma:
             if len(out) >= keep:
                 break
     out.sort(key=lambda q: -prices.score(q))
+    if not out and not np.isfinite(top):  # every set found failed when rated exactly (Poisson): bound it
+        top = upper()
     return out[:keep], top
 
 
