@@ -95,6 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UnicodeDecodeError:
         print("majula: error: an input file is not UTF-8 text", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # before OSError, its base class: a reader that stopped early (| head) is no error
+        try:
+            sys.stdout = open(os.devnull, "w")  # the interpreter's final flush must not fail again
+        except OSError:
+            pass
+        return 0
     except OSError as e:
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         print(f"majula: error: {where}cannot read or write: {e.strerror or e}", file=sys.stderr)
@@ -102,8 +108,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("majula: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
     except Exception as e:  # noqa: BLE001 - last line of defence: one line, never a traceback
         # Input the up-front checks let through is still input we could not use: exit 2 as docs/cli.md (CLI contract)
         # allows, and say it is a gap in our checks so it gets reported.
