@@ -205,7 +205,7 @@ def generate(problem: Problem, table: dict[Key, Capacity], objective: str, pools
         return out
     modes = tuple(m for m in problem.instance.policy.sharing_modes if m == "time" or any(
         mps_offered(problem, t) for t, _ in items))
-    lp_cols: dict[str, Pattern] = {}
+    lp_cols: dict[str, Pattern] = {p.name: p for p in _seed(problem, items)} if "time" in modes else {}
     if len(modes) > 1:
         for k, mode in enumerate(modes):
             share = None if deadline is None else t0 + (deadline - t0) * (k + 1) / (len(modes) + 1)
@@ -215,6 +215,37 @@ def generate(problem: Problem, table: dict[Key, Capacity], objective: str, pools
         out.offered[p.mode] = out.offered.get(p.mode, 0) + 1
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def _seed(problem: Problem, items: dict[tuple[str, str], list[Item]]) -> list[Pattern]:
+    """Integer-minded time-shared columns to start from: per (type, profile), models in order of demand (lowest
+    first) join a duty cycle, each at its fastest batch, while every member keeps a rate that covers its whole
+    demand; then the next cycle starts. The LP's prices favour patterns that are good per unit of instance,
+    the ILP needs patterns that let a few low-rate models fill one instance: these are those."""
+    pol, cat = problem.instance.policy, problem.catalog
+    demand = {m.name: m.demand_rps for m in problem.instance.models}
+    out: list[Pattern] = []
+    for (t, p), its in items.items():
+        mem = cat.gpus[t].profile_memory_gb(p)
+        fastest: dict[str, Item] = {}
+        for it in its:
+            if it.model not in fastest or it.latency_ms < fastest[it.model].latency_ms:
+                fastest[it.model] = it
+        group: list[Item] = []
+        for it in sorted(fastest.values(), key=lambda i: (demand[i.model], i.model)):
+            trial = time_pattern(t, p, group + [it], pol, mem) if group else None
+            if trial is not None and all(r.capacity_rps >= demand[r.model] for r in trial.runs):
+                group.append(it)
+                if len(group) == pol.max_models_per_instance:
+                    out.append(trial)
+                    group = []
+            else:
+                if len(group) >= 2:
+                    out.append(time_pattern(t, p, group, pol, mem))
+                group = [it]
+        if len(group) >= 2:
+            out.append(time_pattern(t, p, group, pol, mem))
+    return [q for q in out if q is not None]
 
 
 def _columns(problem: Problem, table: dict[Key, Capacity], objective: str, pools: list[Pool],
