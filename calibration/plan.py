@@ -25,6 +25,7 @@ class Settings:
     warmup: int = 5
     iters: int = 50
     sample_shapes: dict[str, list[int]] = field(default_factory=dict)   # model -> one sample's shape
+    max_cpu_wait: float | None = None   # re-measure a point whose timed loop waited longer for a CPU (hostload)
 
 
 @dataclass(frozen=True)
@@ -47,24 +48,51 @@ class Target:
 
 @dataclass(frozen=True)
 class Point:
-    """One measurement on a target: ``processes`` copies of ``model`` at ``batch``, or ``model`` with ``pair``."""
+    """One measurement on a target: ``processes`` copies of ``model`` at ``batch``, or ``model`` at ``batch``
+    together with ``pair`` at ``pair_batch`` (``None``: the same batch as ``model``)."""
 
     model: str
     batch: int
     processes: int = 1
     pair: str | None = None
+    pair_batch: int | None = None
+
+    @property
+    def co_batch(self) -> int:
+        """The co-runner's batch size (a pair point only)."""
+        return self.batch if self.pair_batch is None else self.pair_batch
 
     def key(self, target: Target) -> str:
-        """Identity of the point on a target, for resume."""
-        return "|".join([target.gpu, target.profile, str(target.emulated), self.model, str(self.batch),
-                         str(self.processes), self.pair or ""])
+        """Identity of the point on a target, for resume (a pair at equal batches keeps its older key)."""
+        key = "|".join([target.gpu, target.profile, str(target.emulated), self.model, str(self.batch),
+                        str(self.processes), self.pair or ""])
+        return key + (f"@{self.co_batch}" if self.pair and self.co_batch != self.batch else "")
+
+    def describe(self) -> str:
+        """One line for --dry-run: 'cnn x2 batch 8', 'cnn + mlp batch 4' or 'cnn batch 1 + mlp batch 16'."""
+        if not self.pair:
+            return f"{self.model} x{self.processes} batch {self.batch}"
+        if self.co_batch == self.batch:
+            return f"{self.model} + {self.pair} batch {self.batch}"
+        return f"{self.model} batch {self.batch} + {self.pair} batch {self.co_batch}"
+
+
+PAIR_BATCHES = ("all", "same")
+"""How a pair A,B is swept over the batch list: 'all' = every (b_A, b_B), unequal batches included (what an
+interference model needs: a model's slowdown depends on how busy its co-runner is); 'same' = b_A = b_B only."""
 
 
 def plan_points(models: list[str], batches: list[int], processes: list[int],
-                pairs: list[tuple[str, str]]) -> list[Point]:
-    """Every model x processes x batch (batches ascending, so an OOM ends a sweep), then each pair x batch."""
-    pts = [Point(m, b, k) for m in models for k in sorted(processes) for b in sorted(batches)]
-    pts += [Point(a, b, 1, pair=p) for a, p in pairs for b in sorted(batches)]
+                pairs: list[tuple[str, str]], pair_batches: str = "all") -> list[Point]:
+    """Every model x processes x batch (batches ascending, so an OOM ends a sweep), then each pair at every
+    (b_A, b_B) of ``batches`` (both ascending), or at b_A = b_B only with ``pair_batches="same"``."""
+    if pair_batches not in PAIR_BATCHES:
+        raise InputError(f"expected one of {', '.join(PAIR_BATCHES)}, got '{pair_batches}'", field="--pair-batches")
+    bs = sorted(batches)
+    pts = [Point(m, b, k) for m in models for k in sorted(processes) for b in bs]
+    for a, other in pairs:
+        combos = [(b, b) for b in bs] if pair_batches == "same" else [(b, c) for b in bs for c in bs]
+        pts += [Point(a, b, 1, pair=other, pair_batch=c) for b, c in combos]
     return pts
 
 
@@ -138,7 +166,8 @@ def estimate_seconds(targets: list[Target], points: list[Point], settings: Setti
         total += 0.0 if settings.device == "cpu" else 10.0            # worker start, CUDA init
         for p in points:
             copies = 2 if p.pair else p.processes
+            samples = p.batch + p.co_batch if p.pair else p.batch * copies
             iters = settings.warmup + settings.iters
-            total += iters * (per_iter + per_sample * p.batch * copies) / 1000.0
+            total += iters * (per_iter + per_sample * samples) / 1000.0
             total += 0.2 + (3.0 if copies > 1 else 0.0)               # model build; spawning copies
     return total

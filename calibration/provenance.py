@@ -38,7 +38,31 @@ def _majula_version() -> str:
 def _host() -> dict[str, Any]:
     return {"hostname": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
             "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-            "torch_threads": _threads()}
+            "torch_threads": _threads(), "load_average_at_end": _load_average()}
+
+
+def _load_average() -> list[float] | None:
+    """1, 5 and 15 minute load averages when the file is written: other work on the host skews timings."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+CPU_NOTE = ("measured on a CPU, not a GPU: latencies are CPU latencies (profile 'full'), not to be planned on for "
+            "any GPU; a single-model point runs with torch's default threads, concurrent copies and pairs split the "
+            "cores (one process each)")
+CPU_PAIRS_NOTE = ("co-located pairs here ran on a CPU: GPU co-location (MPS or time-sliced, on a MIG instance or a "
+                  "whole GPU) has not been measured; the slowdowns reflect cores split between processes and shared "
+                  "caches and memory bandwidth, not SM sharing")
+
+
+def _notes(settings: Settings, events: list[dict[str, Any]]) -> list[str]:
+    """What a reader must know before using the numbers (for now: a CPU run is not a GPU run)."""
+    if settings.device != "cpu":
+        return []
+    paired = any(r.get("colocated") for e in events if e["kind"] == "point" for r in e["records"])
+    return [CPU_NOTE] + ([CPU_PAIRS_NOTE] if paired else [])
 
 
 def _threads() -> int:
@@ -72,7 +96,7 @@ def build_meta(settings: Settings, targets: list[Target], inv: Inventory | None,
     """The ``meta`` object: provenance, settings, emulation, out-of-memory points and per-copy latencies."""
     timer = "CUDA events, synchronised per iteration" if settings.device == "cuda" else "time.perf_counter"
     return {
-        "tool": "majula calibrate", "majula": _majula_version(),
+        "tool": "majula calibrate", "majula": _majula_version(), "notes": _notes(settings, events),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "device": settings.device, **_gpus(inv), **_torch_info(), "host": _host(),
         "settings": {**asdict(settings), "timer": timer, "latency_ms": "p99 of per-iteration batch latency",
@@ -80,11 +104,29 @@ def build_meta(settings: Settings, targets: list[Target], inv: Inventory | None,
         "targets": [{"gpu": t.gpu, "profile": t.profile, "emulated": t.emulated, "source": t.source}
                     for t in targets],
         "emulation": _emulation(targets, method),
-        "concurrency": ("copies and pairs run as separate processes started behind a barrier; on a GPU they "
-                        "share it time-sliced unless an MPS daemon serves it; on a CPU they split the cores"),
-        "out_of_memory": [{k: e[k] for k in ("target", "model", "pair", "batch", "processes", "error")}
-                          for e in events if e["kind"] == "oom"],
+        "concurrency": ("copies and pairs run as separate processes started behind a barrier; a copy that has done "
+                        "its iterations keeps running until every copy has done its own, so every timed batch ran "
+                        "next to the others; on a GPU they share it time-sliced unless an MPS daemon serves it; on a "
+                        "CPU they split the cores"),
+        "out_of_memory": [{k: e[k] for k in ("target", "model", "pair", "pair_batch", "batch", "processes", "error")
+                           if k in e} for e in events if e["kind"] == "oom"],
         "copies_p99_ms": [{"key": e["key"], "p99_ms": e["copies_p99_ms"]} for e in events
                           if e["kind"] == "point" and len(e["copies_p99_ms"]) > 1],
         "skipped": skipped + [f"{e['key']}: {e['reason']}" for e in events if e["kind"] == "skip"],
+        "cpu_wait": _cpu_wait(settings, events),
     }
+
+
+def _cpu_wait(settings: Settings, events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """How contended the host's CPUs were while points were measured (calibration.hostload); None where the
+    kernel does not report run-queue waits."""
+    points = [e for e in events if e["kind"] == "point" and e.get("cpu_wait") is not None]
+    if not points:
+        return None
+    waits = sorted(e["cpu_wait"] for e in points)
+    limit = settings.max_cpu_wait
+    return {"what": "run-queue wait of the timed loops' threads per second of wall time (the largest over a "
+                    "point's copies; /proc/self/task/*/schedstat)",
+            "median": waits[len(waits) // 2], "max": waits[-1], "limit": limit,
+            "remeasured_points": sum(1 for e in points if e.get("remeasured")),
+            "over_limit": [e["key"] for e in points if limit is not None and e["cpu_wait"] > limit]}

@@ -44,6 +44,7 @@ class RunConfig:
     emulate: list[str] = field(default_factory=list)
     out: Path = Path("calibration.json")
     resume: bool = False
+    pair_batches: str = "all"      # plan.PAIR_BATCHES: every (b_A, b_B) of a pair, or equal batches only
 
 
 @dataclass
@@ -60,7 +61,7 @@ class Planned:
 def make_plan(cfg: RunConfig, catalog: Catalog | None = None, nvml: Any = None,
               torch_module: Any = None, mps_binary: str | None = None) -> Planned:
     """Targets (CPU, or GPUs found through NVML) and points; emulation method chosen when slices are emulated."""
-    points = plan.plan_points(cfg.models, cfg.batches, cfg.processes, cfg.pairs)
+    points = plan.plan_points(cfg.models, cfg.batches, cfg.processes, cfg.pairs, cfg.pair_batches)
     if cfg.settings.device == "cpu":
         if cfg.emulate:
             raise InputError("slices can only be emulated on a GPU", field="--emulate")
@@ -78,8 +79,14 @@ def sidecar_path(out: Path) -> Path:
 
 
 def _header(cfg: RunConfig) -> dict[str, Any]:
-    return {"kind": "header", "settings": asdict(cfg.settings), "models": cfg.models, "batches": cfg.batches,
+    """The sidecar's first line. ``pair_batches`` appears only when not the default, so a sidecar of a run that
+    measured pairs at equal batches only (before pairs were swept over every batch combination) resumes: its
+    points keep their keys and only the unequal combinations are added. ``max_cpu_wait`` is left out: it says how
+    often a point is measured again on a busy host, not what is measured, so a run may resume with another one."""
+    settings = {k: v for k, v in asdict(cfg.settings).items() if k != "max_cpu_wait"}
+    head = {"kind": "header", "settings": settings, "models": cfg.models, "batches": cfg.batches,
             "processes": cfg.processes, "pairs": [list(p) for p in cfg.pairs], "emulate": cfg.emulate}
+    return head if cfg.pair_batches == "all" else {**head, "pair_batches": cfg.pair_batches}
 
 
 def read_sidecar(path: Path, cfg: RunConfig) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Iterator
 
+from . import hostload
 from .plan import Point, Settings, Target
 from .timing import Job, OutOfMemory, Timing, run_concurrent, run_job
 
@@ -31,14 +32,14 @@ def _jobs(point: Point, target: Target, s: Settings) -> list[Job]:
     copies = 2 if point.pair else point.processes
     threads = cpu_threads(copies) if s.device == "cpu" else None
 
-    def job(model: str) -> Job:
+    def job(model: str, batch: int) -> Job:
         shape = s.sample_shapes.get(model)
-        return Job(model, point.batch, "cuda" if s.device == "cuda" else "cpu", s.dtype,
+        return Job(model, batch, "cuda" if s.device == "cuda" else "cpu", s.dtype,
                    tuple(shape) if shape else None, s.warmup, s.iters, target.green_sms, threads)
 
-    base = job(point.model)
+    base = job(point.model, point.batch)
     if point.pair:
-        return [base, job(point.pair)]
+        return [base, job(point.pair, point.co_batch)]
     return [base] * point.processes
 
 
@@ -48,14 +49,17 @@ def _r(x: float | None) -> float | None:
 
 def records_for(point: Point, target: Target, timings: list[Timing]) -> list[dict[str, Any]]:
     """Measurement records of a point: one for k copies (worst copy's latency, summed throughput and memory);
-    one per model for a pair, each naming the other in ``colocated``."""
+    one per model for a pair, each at its own batch and naming the other, with the other's batch, in
+    ``colocated``."""
     base = {"gpu": target.gpu, "profile": target.profile, "batch": point.batch, "emulated": target.emulated}
     if point.pair:
         a, b = timings
-        return [{**base, "model": m, "processes": 1, "latency_ms": _r(t.p99_ms), "p50_ms": _r(t.p50_ms),
-                 "p90_ms": _r(t.p90_ms), "throughput_rps": _r(t.throughput_rps), "memory_gb": _r(t.memory_gb),
-                 "colocated": [{"model": other, "batch": point.batch}]}
-                for m, other, t in ((point.model, point.pair, a), (point.pair, point.model, b))]
+        sides = ((point.model, point.batch, point.pair, point.co_batch, a),
+                 (point.pair, point.co_batch, point.model, point.batch, b))
+        return [{**base, "model": m, "batch": mb, "processes": 1, "latency_ms": _r(t.p99_ms),
+                 "p50_ms": _r(t.p50_ms), "p90_ms": _r(t.p90_ms), "throughput_rps": _r(t.throughput_rps),
+                 "memory_gb": _r(t.memory_gb), "colocated": [{"model": other, "batch": ob}]}
+                for m, mb, other, ob, t in sides]
     mems = [t.memory_gb for t in timings]
     return [{**base, "model": point.model, "processes": point.processes,
              "latency_ms": _r(max(t.p99_ms for t in timings)), "p50_ms": _r(max(t.p50_ms for t in timings)),
@@ -64,11 +68,27 @@ def records_for(point: Point, target: Target, timings: list[Timing]) -> list[dic
              "memory_gb": None if None in mems else _r(sum(mems)), "colocated": []}]
 
 
+def measure_quietly(measure: Measure, jobs: list[Job], s: Settings) -> tuple[list[Timing], dict[str, Any]]:
+    """Measure, noting how long the timed loops waited for a CPU (``cpu_wait``, the largest over the copies);
+    with ``s.max_cpu_wait``, measure again once the host is quiet while that was above it
+    (``hostload.RETRIES`` times at most; the last measurement is kept either way)."""
+    limit = s.max_cpu_wait
+    for attempt in range(hostload.RETRIES + 1):
+        timings = measure(jobs)
+        waits = [t.cpu_wait for t in timings if t.cpu_wait is not None]
+        wait = max(waits) if waits else None
+        if limit is None or wait is None or wait <= limit or attempt == hostload.RETRIES:
+            return timings, {"cpu_wait": wait, "remeasured": attempt}
+        hostload.quiet(limit)
+    raise AssertionError("unreachable")
+
+
 def blocked_by(point: Point, ooms: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The earlier OOM that makes this point pointless (same model/pair, batch and processes >=), if any."""
+    """The earlier OOM that makes this point pointless (same model/pair; batch, the co-runner's batch and
+    processes all >=), if any."""
     for o in ooms:
         if (o["model"], o.get("pair")) == (point.model, point.pair) and point.batch >= o["batch"] \
-                and point.processes >= o["processes"]:
+                and point.processes >= o["processes"] and point.co_batch >= (o.get("pair_batch") or o["batch"]):
             return o
     return None
 
@@ -88,11 +108,12 @@ def sweep(target: Target, points: list[Point], settings: Settings, *, done: set[
             yield {"kind": "skip", "key": key, "reason": f"out of memory at batch {cause['batch']}"}
             continue
         try:
-            timings = measure(_jobs(p, target, settings))
+            timings, load = measure_quietly(measure, _jobs(p, target, settings), settings)
         except OutOfMemory as e:
-            oom = {"model": p.model, "pair": p.pair, "batch": p.batch, "processes": p.processes}
+            oom = {"model": p.model, "pair": p.pair, "batch": p.batch, "processes": p.processes,
+                   **({"pair_batch": p.co_batch} if p.pair else {})}
             ooms.append(oom)
             yield {"kind": "oom", "key": key, "target": target.label, **oom, "error": str(e)}
             continue
         yield {"kind": "point", "key": key, "records": records_for(p, target, timings),
-               "copies_p99_ms": [_r(t.p99_ms) for t in timings]}
+               "copies_p99_ms": [_r(t.p99_ms) for t in timings], **load}

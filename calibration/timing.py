@@ -3,7 +3,10 @@
 Why this shape: a batch's execution latency is what SLOs are judged on, so every iteration is timed on its own
 (CUDA events on a GPU, ``perf_counter`` on a CPU) and synchronised before the next, and the record keeps p50, p90
 and p99 (p99 is ``latency_ms``). k copies of a model (``processes``) or two different models (co-location) run
-in separate processes started together behind a barrier, so their timed loops overlap.
+in separate processes started together behind a barrier, so their timed loops overlap; a copy that has done its
+``iters`` keeps running (and timing) until every copy has done its own (``Together``), so the slowest copy never
+finishes alone: without that, a 2 ms model next to a 70 ms one would end its loop after two of the other's
+batches, and the other's "co-located" latency would be its solo latency.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
+
+from .hostload import cpu_wait, run_delay_ns
 
 
 class OutOfMemory(Exception):
@@ -43,6 +48,7 @@ class Timing:
     throughput_rps: float
     memory_gb: float | None
     samples_ms: list[float] = field(default_factory=list, repr=False)
+    cpu_wait: float | None = None   # run-queue wait of the loop's threads per second (calibration.hostload)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -55,10 +61,11 @@ def percentile(values: list[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
-def summarise(samples_ms: list[float], batch: int, wall_s: float, memory_gb: float | None) -> Timing:
+def summarise(samples_ms: list[float], batch: int, wall_s: float, memory_gb: float | None,
+              cpu_wait: float | None = None) -> Timing:
     """Percentiles of the per-iteration latencies; throughput = samples served per second of wall time."""
     return Timing(percentile(samples_ms, 50), percentile(samples_ms, 90), percentile(samples_ms, 99),
-                  batch * len(samples_ms) / wall_s, memory_gb, list(samples_ms))
+                  batch * len(samples_ms) / wall_s, memory_gb, list(samples_ms), cpu_wait)
 
 
 def _timer(device: str) -> Callable[[Callable[[], Any]], float]:
@@ -83,9 +90,44 @@ def _timer(device: str) -> Callable[[Callable[[], Any]], float]:
     return cpu_time
 
 
+@dataclass(frozen=True)
+class Together:
+    """Concurrent copies' shared count of copies that have done their ``iters`` (a ``multiprocessing.Value``)."""
+
+    finished: Any
+    copies: int
+
+    def done(self) -> None:
+        """This copy has done its iterations."""
+        with self.finished.get_lock():
+            self.finished.value += 1
+
+    def release(self) -> None:
+        """A copy failed: let the others stop."""
+        with self.finished.get_lock():
+            self.finished.value = self.copies
+
+    def all_done(self) -> bool:
+        return self.finished.value >= self.copies
+
+
+def _timed_loop(timer: Callable[[Callable[[], Any]], float], run: Callable[[], Any], iters: int,
+                together: Together | None, limit_s: float = 600.0) -> list[float]:
+    """``iters`` timed calls, then more until every concurrent copy has done its own (at most ``limit_s``)."""
+    samples = [timer(run) for _ in range(iters)]
+    if together is None:
+        return samples
+    together.done()
+    deadline = time.perf_counter() + limit_s
+    while not together.all_done() and time.perf_counter() < deadline:
+        samples.append(timer(run))
+    return samples
+
+
 def time_module(module: Any, inputs: Any, *, batch: int, device: str, warmup: int, iters: int,
-                barrier: Any = None) -> Timing:
-    """Warm up, wait at ``barrier`` (if any), then time ``iters`` calls; torch OOM becomes OutOfMemory."""
+                barrier: Any = None, together: Together | None = None) -> Timing:
+    """Warm up, wait at ``barrier`` (if any), then time ``iters`` calls (and more while other copies in
+    ``together`` are still running); torch OOM becomes OutOfMemory."""
     import torch
 
     cuda = device.startswith("cuda")
@@ -100,13 +142,14 @@ def time_module(module: Any, inputs: Any, *, batch: int, device: str, warmup: in
             if barrier is not None:
                 barrier.wait(timeout=600)
             timer = _timer(device)
-            t0 = time.perf_counter()
-            samples = [timer(run) for _ in range(iters)]
+            waited, t0 = run_delay_ns(), time.perf_counter()
+            samples = _timed_loop(timer, run, iters, together)
             wall = time.perf_counter() - t0
+            waited = cpu_wait(waited, run_delay_ns(), wall)
     except _oom_types() as e:
         raise OutOfMemory(str(e).splitlines()[0] if str(e) else "out of memory") from None
     memory = torch.cuda.max_memory_allocated() / 1e9 if cuda else None
-    return summarise(samples, batch, wall, memory)
+    return summarise(samples, batch, wall, memory, waited)
 
 
 _LAST: dict[tuple[Any, ...], Any] = {}
@@ -129,7 +172,7 @@ def _load(job: Job) -> Any:
     return loaded
 
 
-def run_job(job: Job, barrier: Any = None) -> Timing:
+def run_job(job: Job, barrier: Any = None, together: Together | None = None) -> Timing:
     """Time the job's model in this process (inside a green context when asked); OOM becomes OutOfMemory."""
     import torch
 
@@ -143,7 +186,7 @@ def run_job(job: Job, barrier: Any = None) -> Timing:
             loaded = _load(job)
             inputs = loaded.make_input(job.batch)
             return time_module(loaded.module, inputs, batch=job.batch, device=job.device,
-                               warmup=job.warmup, iters=job.iters, barrier=barrier)
+                               warmup=job.warmup, iters=job.iters, barrier=barrier, together=together)
         except _oom_types() as e:
             _LAST.clear()
             raise OutOfMemory(str(e).splitlines()[0] if str(e) else "out of memory") from None
@@ -169,23 +212,32 @@ def _release(device: str) -> None:
         torch.cuda.empty_cache()
 
 
-def _copy_main(job: Job, barrier: Any, queue: Any, slot: int) -> None:
-    """Entry point of one concurrent copy: measure, report, and break the barrier on failure."""
+def _copy_main(job: Job, barrier: Any, queue: Any, slot: int, together: Together | None = None) -> None:
+    """Entry point of one concurrent copy: measure, report, and break the barrier (and release the copies
+    still timing) on failure."""
     try:
-        queue.put((slot, "ok", asdict(run_job(job, barrier))))
+        queue.put((slot, "ok", asdict(run_job(job, barrier, together))))
     except OutOfMemory as e:
-        barrier.abort()
+        _abort(barrier, together)
         queue.put((slot, "oom", str(e)))
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which decides
-        barrier.abort()
+        _abort(barrier, together)
         queue.put((slot, "error", f"{type(e).__name__}: {e}"))
+
+
+def _abort(barrier: Any, together: Together | None) -> None:
+    """Break the barrier (copies still warming up stop) and release the copies already timing."""
+    barrier.abort()
+    if together is not None:
+        together.release()
 
 
 def run_concurrent(jobs: list[Job], timeout_s: float = 1800.0) -> list[Timing]:
     """Run each job in its own process, timed loops started together; OutOfMemory if any copy ran out."""
     ctx = _mp_context()
-    barrier, queue = ctx.Barrier(len(jobs)), ctx.Queue()
-    procs = [ctx.Process(target=_copy_main, args=(j, barrier, queue, i), daemon=True) for i, j in enumerate(jobs)]
+    barrier, queue, together = ctx.Barrier(len(jobs)), ctx.Queue(), Together(ctx.Value("i", 0), len(jobs))
+    procs = [ctx.Process(target=_copy_main, args=(j, barrier, queue, i, together), daemon=True)
+             for i, j in enumerate(jobs)]
     for p in procs:
         p.start()
     try:

@@ -34,7 +34,7 @@ def test_cpu_end_to_end_writes_a_valid_calibration_file(capsys, tmp_path):
                             "--processes", "1,2", "--pair", "cnn,mlp", "--models", "cnn,mlp,tiny_encoder",
                             "--out", str(out))
     assert code == 0, err
-    assert "wrote 16 measurements" in stdout
+    assert "wrote 20 measurements" in stdout   # 12 single-model points, 2 x 2 batch combinations of the pair x 2
     doc = load_calibration(out)
     CalibrationFile.model_validate(json.loads(out.read_text()))
     assert not sidecar_path(out).exists()
@@ -45,12 +45,12 @@ def test_cpu_end_to_end_writes_a_valid_calibration_file(capsys, tmp_path):
         (m, b, k) for m in ("cnn", "mlp", "tiny_encoder") for b in (1, 4) for k in (1, 2))
     for r in recs:
         assert 0 < r.p50_ms <= r.p90_ms <= r.latency_ms and r.throughput_rps > 0
-    pair = {r.model: r for r in recs if r.colocated}
-    assert set(pair) == {"cnn", "mlp"} and len([r for r in recs if r.colocated]) == 4
-    assert pair["cnn"].colocated[0].model == "mlp" and pair["mlp"].colocated[0].model == "cnn"
+    together = sorted((r.model, r.batch, r.colocated[0].model, r.colocated[0].batch) for r in recs if r.colocated)
+    assert together == sorted([("cnn", b, "mlp", c) for b in (1, 4) for c in (1, 4)]
+                              + [("mlp", c, "cnn", b) for b in (1, 4) for c in (1, 4)])
     meta = doc.meta
     assert meta["device"] == "cpu" and meta["torch"] and meta["date"] and meta["majula"] == "0.1.0" and meta["settings"]["iters"] == 5
-    assert len(meta["copies_p99_ms"]) == 3 * 2 + 2   # k=2 points and pair points list each copy
+    assert len(meta["copies_p99_ms"]) == 3 * 2 + 4   # k=2 points and pair points list each copy
     assert all(len(c["p99_ms"]) == 2 for c in meta["copies_p99_ms"])
 
 
@@ -171,7 +171,7 @@ def test_dry_run_lists_points_and_measures_nothing(capsys, tmp_path, monkeypatch
     code, stdout, _ = cli(capsys, "calibrate", *FAST, "--models", "cnn,mlp", "--batches", "1,8",
                           "--processes", "1,3", "--pair", "cnn,mlp", "--out", str(out), "--dry-run")
     assert code == 0 and not out.exists() and not sidecar_path(out).exists()
-    assert "1 target(s) x 10 point(s)" in stdout and "cpu full" in stdout
+    assert "1 target(s) x 12 point(s)" in stdout and "cpu full" in stdout   # 8 single + 2 x 2 pair batches
     assert "cnn x3 batch 8" in stdout and "cnn + mlp batch 1" in stdout and "estimated time" in stdout
 
 

@@ -81,10 +81,13 @@ def test_oom_blocks_larger_batches_and_process_counts_only():
 
 
 def test_plan_points_sorts_batches_and_adds_pairs():
-    pts = plan_points(["a"], [16, 1, 4], [2, 1], [("a", "b")])
-    assert [(p.batch, p.processes, p.pair) for p in pts] == [
-        (1, 1, None), (4, 1, None), (16, 1, None), (1, 2, None), (4, 2, None), (16, 2, None),
-        (1, 1, "b"), (4, 1, "b"), (16, 1, "b")]
+    pts = plan_points(["a"], [16, 1, 4], [2, 1], [("a", "b")], pair_batches="same")
+    assert [(p.batch, p.processes, p.pair, p.co_batch) for p in pts] == [
+        (1, 1, None, 1), (4, 1, None, 4), (16, 1, None, 16), (1, 2, None, 1), (4, 2, None, 4), (16, 2, None, 16),
+        (1, 1, "b", 1), (4, 1, "b", 4), (16, 1, "b", 16)]
+    every = plan_points(["a"], [4, 1], [1], [("a", "b")])     # the default: every (b_A, b_B), unequal included
+    assert [(p.batch, p.pair, p.co_batch) for p in every] == [
+        (1, None, 1), (4, None, 4), (1, "b", 1), (1, "b", 4), (4, "b", 1), (4, "b", 4)]
 
 
 def test_cpu_copies_share_the_cores():
