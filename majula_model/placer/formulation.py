@@ -198,11 +198,20 @@ def _pattern_terms(f: Formulation, gpu: str, profile: str) -> list:
     return [v for n, v in f.z.items() if f.patterns[n].gpu == gpu and f.patterns[n].profile == profile]
 
 
-def capacity_expr(f: Formulation, m: str) -> pulp.LpAffineExpression:
+def _by_model(f: Formulation) -> dict[str, list[tuple[float, pulp.LpVariable]]]:
+    """(capacity, variable) of every column that serves each model, x and z (built once per formulation)."""
+    out: dict[str, list[tuple[float, pulp.LpVariable]]] = {}
+    for k, v in f.x.items():
+        out.setdefault(k[0], []).append((f.table[k].capacity_rps, v))
+    for n, v in f.z.items():
+        for r in f.patterns[n].runs:
+            out.setdefault(r.model, []).append((r.capacity_rps, v))
+    return out
+
+
+def capacity_expr(f: Formulation, m: str, columns: dict | None = None) -> pulp.LpAffineExpression:
     """cap_m: capacity of model m's instances, unshared (x) and in shared patterns (z)."""
-    solo = [f.table[k].capacity_rps * v for k, v in f.x.items() if k[0] == m]
-    shared = [f.patterns[n].rate(m) * v for n, v in f.z.items() if m in f.patterns[n].models]
-    return pulp.lpSum(solo + shared)
+    return pulp.lpSum(c * v for c, v in (columns if columns is not None else _by_model(f)).get(m, []))
 
 
 def _add_pool_constraints(f: Formulation) -> None:
@@ -219,8 +228,9 @@ def _add_pool_constraints(f: Formulation) -> None:
 
 def _add_model_constraints(f: Formulation, demand: dict[str, float], present: bool = False,
                            short: dict[str, pulp.LpVariable] | None = None) -> None:
+    columns = _by_model(f)
     for m, d in demand.items():
-        cap = capacity_expr(f, m)
+        cap = capacity_expr(f, m, columns)
         f.prob += f.s[m] <= cap, f"capacity_{f.label[m]}"  # (3)
         if f.objective != "max_scale":
             f.prob += f.s[m] <= d, f"demand_{f.label[m]}"  # (4)
@@ -229,7 +239,7 @@ def _add_model_constraints(f: Formulation, demand: dict[str, float], present: bo
         if f.objective == "max_scale":
             f.prob += cap >= d * f.a, f"scale_{f.label[m]}"  # (6)
         if present and f.objective in ("min_gpus", "max_throughput"):
-            inside = [v for k, v in f.x.items() if k[0] == m] + [v for n, v in f.z.items() if m in f.patterns[n].models]
+            inside = [v for _, v in columns.get(m, [])]
             f.prob += f.s[m] - d * pulp.lpSum(inside) <= 0, f"present_{f.label[m]}"  # (9)
 
 
@@ -281,8 +291,9 @@ def build_cover(problem: Problem, table: dict[Key, Capacity], targets: dict[str,
     _add_patterns(f, list(patterns))
     f.prob += f.cost_expr()
     _add_pool_constraints(f)
+    columns = _by_model(f)
     for m in demand:
-        cap = capacity_expr(f, m)
+        cap = capacity_expr(f, m, columns)
         f.prob += cap >= targets[m], f"cover_{f.label[m]}"  # (8)
     return f
 
