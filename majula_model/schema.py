@@ -105,7 +105,7 @@ class Policy(BaseModel):
         "slowed by its co-runners; offered where co-located measurements or interference_prior allow).")
     interference_prior: bool = Field(
         False, description="Offer MPS co-location for models on GPU types without co-located measurements, "
-        "using the stated conservative prior of docs/sharing.md (every co-runner doubles the latency); plans "
+        "using the stated conservative prior of docs/sharing.md (each co-runner adds one solo batch latency: full serialisation); plans "
         "built on it are labelled as predictions.")
     target_attainment: float = Field(
         0.99, gt=0, lt=1, description="Share of requests within the SLO that 'poisson' capacity keeps.")

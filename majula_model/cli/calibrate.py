@@ -67,9 +67,13 @@ def build_config(args: argparse.Namespace):
     models, pairs = _names(args.models, "--models"), _pairs(args.pair or [])
     check_names(models + [m for p in pairs for m in p])
     every = sorted(set(models + [m for p in pairs for m in p]))
-    settings = Settings(args.device, args.dtype, args.warmup, args.iters, _shapes(args.input_shape or [], every))
+    if args.max_cpu_wait is not None and not 0 < args.max_cpu_wait < 1:
+        raise InputError("must be a share of a second between 0 and 1", field="--max-cpu-wait")
+    settings = Settings(args.device, args.dtype, args.warmup, args.iters, _shapes(args.input_shape or [], every),
+                        max_cpu_wait=args.max_cpu_wait)
     return RunConfig(settings, models, _ints(args.batches, "--batches"), _ints(args.processes, "--processes"),
-                     pairs, _names(args.emulate, "--emulate") if args.emulate else [], Path(args.out), args.resume)
+                     pairs, _names(args.emulate, "--emulate") if args.emulate else [], Path(args.out), args.resume,
+                     pair_batches=args.pair_batches)
 
 
 def _dry_run(cfg, planned) -> int:
@@ -81,8 +85,7 @@ def _dry_run(cfg, planned) -> int:
         extra = f", {t.sms} SMs via {planned.method}" if t.emulated else ""
         print(f"  {t.label}{extra}")
         for p in planned.points:
-            what = f"{p.model} + {p.pair}" if p.pair else f"{p.model} x{p.processes}"
-            print(f"    {what} batch {p.batch}")
+            print(f"    {p.describe()}")
     for s in planned.skipped:
         print(f"  skipped: {s}")
     secs = estimate_seconds(planned.targets, planned.points, cfg.settings)
@@ -127,6 +130,10 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--batches", default="1,4,16", help="Comma-separated batch sizes (default: 1,4,16).")
     p.add_argument("--processes", default="1", help="Concurrent copies per point, e.g. 1,2,3 (default: 1).")
     p.add_argument("--pair", action="append", metavar="A,B", help="Also run models A and B together (repeatable).")
+    p.add_argument("--pair-batches", choices=["all", "same"], default="all",
+                   help="Pairs at every (batch A, batch B) of --batches (default) or at equal batches only.")
+    p.add_argument("--max-cpu-wait", type=float, metavar="S",
+                   help="Re-measure a point whose timing threads waited more than S s per s for a CPU (busy host).")
     p.add_argument("--emulate", metavar="1g,3g,...", help="MIG off: also measure SM-limited slices (labelled).")
     p.add_argument("--dtype", default="fp32", help="fp32, fp16 or bf16 (default: fp32).")
     p.add_argument("--input-shape", action="append", metavar="[MODEL=]DIMS",

@@ -142,8 +142,8 @@ def notes(problem: Problem) -> list[str]:
         colocated = {problem.catalog.resolve(r.gpu) for r in problem.measurements if r.colocated}
         bare = [g.type for g in problem.instance.gpus if problem.catalog.resolve(g.type) not in colocated]
         if bare and pol.interference_prior:
-            out.append(f"MPS co-location on {', '.join(bare)} uses the conservative interference PRIOR (every "
-                       f"co-runner doubles a model's latency), a prediction, not a measurement (docs/sharing.md)")
+            out.append(f"MPS co-location on {', '.join(bare)} uses the conservative interference PRIOR (each "
+                       f"co-runner adds one solo batch latency), a prediction, not a measurement (docs/sharing.md)")
         elif bare:
             out.append(f"MPS co-location is not offered on {', '.join(bare)}: no co-located measurements there "
                        f"(measure pairs, or set policy.interference_prior; docs/sharing.md)")

@@ -73,3 +73,12 @@ def test_fit_reports_leave_one_pair_out(tmp_path, capsys):
     assert rep["records"] == 16 and rep["held_out"]["n"] == 16 and rep["held_out"]["mape"] is not None
     assert main(["fit", cal]) == 0
     assert "leave-one-pair-out" in capsys.readouterr().out
+
+
+def test_calibrate_flags_for_pairs_and_a_busy_host(capsys):
+    assert main(["calibrate", "--device", "cpu", "--models", "cnn", "--batches", "1,4", "--pair", "cnn,mlp",
+                 "--pair-batches", "same", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "cnn + mlp batch 4" in out and "cnn batch 1 + mlp batch 4" not in out
+    assert main(["calibrate", "--device", "cpu", "--models", "cnn", "--max-cpu-wait", "2", "--dry-run"]) == 2
+    assert "--max-cpu-wait" in capsys.readouterr().err
