@@ -117,9 +117,10 @@ def solve(problem: Problem, objective: str | None = None, *, time_limit: float |
     if not out.has_solution():
         return empty_plan(problem, obj, status=out.status, solver=out.solver, seconds=out.seconds, bound=out.bound)
     gpus = assign(f.pools, out.y, out.x, out.z, f.patterns)
+    generated = gen is not None and not gen.enumerated  # else the ILP holds every column: its own proof stands
     plan = make_plan(problem, table, gpus, obj, status=out.status, solver=out.solver, seconds=out.seconds,
-                     bound=out.bound if gen is None else None)
-    if gen is not None:
+                     bound=None if generated else out.bound)
+    if generated:
         return _against_pattern_bound(problem, plan, gen)
     if plan.status == "optimal" and out.bound is not None and out.bound > plan.objective.value:
         # a max_scale proof by cover ILP: the optimum is below a0 (1 + step), not exactly a0; say so
@@ -181,17 +182,13 @@ def _shared_formulation(problem: Problem, obj: str, table: dict[Key, Capacity], 
 def _against_pattern_bound(problem: Problem, plan: Plan, gen: Generated) -> Plan:
     """Status, bound and gap of a shared plan against the LP bound of the full pattern set (``colgen``): the
     ILP's own bound covers only the generated patterns. Optimal means the plan reaches that bound (min_gpus with
-    whole-number GPU costs: its ceiling)."""
-    if gen.enumerated:  # every pattern is in the ILP: its own status and bound are the proof
-        return plan
+    whole-number GPU costs: its ceiling), also when the ILP itself stopped at a time limit."""
     value, bound = plan.objective.value, gen.bound
     if bound is not None and plan.objective.kind == "min_gpus" and all(float(g.cost).is_integer()
                                                                         for g in problem.instance.gpus):
         bound = math.ceil(bound - 1e-6 * max(1.0, abs(bound)))
     gap = relative_gap(value, bound)
-    status = plan.status
-    if status == "optimal" and (gap is None or gap > 1e-6):
-        status = "feasible"
+    status = "optimal" if gap is not None and gap <= 1e-6 else "feasible"
     if status == "optimal":
         bound, gap = value, 0.0
     return plan.model_copy(update={"status": status, "gap": gap,
@@ -199,8 +196,8 @@ def _against_pattern_bound(problem: Problem, plan: Plan, gen: Generated) -> Plan
 
 
 SHARING_SECONDS = 40.0
-"""Time pattern generation gets without a time limit (half the limit with one); the bound is claimed only when
-generation completes."""
+"""Time pattern generation gets without a time limit (half the limit with one). Stopped early, the plan's bound
+is the Lagrangian one (``colgen``), weaker than the LP bound a completed generation proves."""
 
 
 class GpuCount(dict):
