@@ -126,7 +126,7 @@ def _prices(problem: Problem, f, objective: str) -> tuple[Prices, dict[tuple[str
     alpha = -pi, the scale row ``cap - a d >= 0`` alpha = pi, row (9) ``s - d (x + z) <= 0`` beta = -d pi, the
     supply row gamma = -pi."""
     sense = 1.0
-    rows = f.prob.constraints
+    rows = {c.name: c for c in f.prob.constraints()}  # PuLP 4's list form (the mapping is deprecated)
     demand = {m.name: m.demand_rps for m in problem.instance.models}
     alpha, beta = {}, {}
     for m, lab in f.label.items():
