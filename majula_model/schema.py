@@ -79,7 +79,8 @@ class ModelDemand(BaseModel):
     model_config = _CFG
     name: str = Field(min_length=1, description="Model name, as in the measurements.")
     slo_ms: float = Field(gt=0, le=3.6e6, description="End-to-end latency SLO per request, ms.")
-    demand_rps: float = Field(gt=0, le=1e9, description="Requests per second to serve.")
+    demand_rps: float = Field(ge=0, le=1e9, description="Requests per second to serve; 0 = a retired model that "
+                              "stays in the file and gets no instance.")
 
 
 SharingMode = Literal["time", "mps"]
@@ -109,6 +110,9 @@ class Policy(BaseModel):
         "built on it are labelled as predictions.")
     target_attainment: float = Field(
         0.99, gt=0, lt=1, description="Share of requests within the SLO that 'poisson' capacity keeps.")
+    headroom: float = Field(
+        0.0, ge=0, le=100, description="Every model's planned capacity is at least (1 + headroom) x its demand, "
+        "under the policy's SLO rule (Poisson: the queueing capacity at the higher rate).")
     use_predictions: bool = Field(
         False, description="Also use fitted predictions for profiles or batches that were not measured.")
 

@@ -139,7 +139,7 @@ def slo_problems(problem: Problem, table: dict[Key, Capacity] | None = None) -> 
     pol = problem.instance.policy
     out = []
     for m in problem.instance.models:
-        if m.name in served:
+        if m.name in served or m.demand_rps == 0:  # a retired model (demand 0) needs no instance
             continue
         best = best_latency(problem, m)
         mine = [s.file for s in problem.records if s.record.model == m.name]

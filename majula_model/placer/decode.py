@@ -72,23 +72,25 @@ def targets(problem: Problem, cap: dict[str, float], objective: str) -> dict[str
     demand = {m.name: m.demand_rps for m in problem.instance.models}
     if objective != "max_scale":
         return demand
-    a = min(cap.get(m, 0.0) / d for m, d in demand.items())
+    a = min((cap.get(m, 0.0) / d for m, d in demand.items() if d > 0), default=0.0)
     return {m: max(d, a * d) for m, d in demand.items()}
 
 
 def split_rates(problem: Problem, table: dict[Key, Capacity], gpus: list[GpuAssignment], objective: str
                 ) -> tuple[dict[str, float], dict[str, float]]:
-    """Per model: target rate, and the share of capacity used (target / capacity, at most 1)."""
+    """Per model: target rate, and the share of capacity used (target / capacity, at most 1, and at most
+    1 / (1 + policy.headroom) outside max_scale: the spare capacity the plan promises stays spare)."""
     cap: dict[str, float] = defaultdict(float)
     for a in gpus:
         for p, occ in a.slots:
             for m, c in _capacities(table, a.type, p, occ):
                 cap[m] += c
     target = targets(problem, cap, objective)
+    most = 1.0 if objective == "max_scale" else 1.0 / (1.0 + problem.instance.policy.headroom)
     share = {}
     for m, want in target.items():
         c = cap.get(m, 0.0)
-        r = min(1.0, want / c) if c > 0 else 0.0
+        r = min(most, want / c) if c > 0 else 0.0
         while r > 0 and c * r > want:  # float rounding must never route beyond the target
             r = math.nextafter(r, 0.0)
         share[m] = r
@@ -167,7 +169,7 @@ def objective_value(problem: Problem, objective: str, models: tuple[PlanModel, .
     if objective == "max_throughput":
         return math.fsum(m.served_rps for m in models)
     if objective == "max_scale":
-        return min(m.capacity_rps / m.demand_rps for m in models)
+        return min((m.capacity_rps / m.demand_rps for m in models if m.demand_rps > 0), default=0.0)
     cost = {problem.catalog.get(g.type).type: g.cost for g in problem.instance.gpus}
     return math.fsum(cost[g.type] for g in plan_gpus)
 

@@ -30,7 +30,8 @@ Constraints (names in brackets; the number is cited in code)
     (1) [supply_{t}_{p}]    sum_m x[m,t,p] + sum_{P in Q_{t,p}} z[P]
                                 <= sum_g n(g,p) y[t,g]                    instances used <= instances provided
     (2) [pool_{t}]          sum_g y[t,g] <= N_t                           GPUs available
-    (3) [capacity_{m}]      s[m] <= cap_m := sum_{t,p} c[m,t,p] x[m,t,p] + sum_{P ∋ m} r[P,m] z[P]
+    (3) [capacity_{m}]      (1 + h) s[m] <= cap_m := sum_{t,p} c[m,t,p] x[m,t,p] + sum_{P ∋ m} r[P,m] z[P]
+                                                                          (h = policy.headroom, default 0)
                                                                           served within capacity
     (4) [demand_{m}]        s[m] <= d_m                                   never serve beyond demand
     (5) [serve_{m}]         s[m] >= d_m                                   min_gpus: serve every demand
@@ -138,6 +139,8 @@ class Formulation:
     label: dict[str, str] = field(default_factory=dict)
     z: dict[str, pulp.LpVariable] = field(default_factory=dict)
     patterns: dict[str, Pattern] = field(default_factory=dict)
+    headroom: float = 0.0
+    """policy.headroom: capacity covers (1 + headroom) x the served rate, row (3)."""
 
     def cost_expr(self) -> pulp.LpAffineExpression:
         """Total cost of the GPUs used (the min_gpus objective, and phase 2 of the others)."""
@@ -231,7 +234,7 @@ def _add_model_constraints(f: Formulation, demand: dict[str, float], present: bo
     columns = _by_model(f)
     for m, d in demand.items():
         cap = capacity_expr(f, m, columns)
-        f.prob += f.s[m] <= cap, f"capacity_{f.label[m]}"  # (3)
+        f.prob += (1 + f.headroom) * f.s[m] <= cap, f"capacity_{f.label[m]}"  # (3)
         if f.objective != "max_scale":
             f.prob += f.s[m] <= d, f"demand_{f.label[m]}"  # (4)
         if f.objective == "min_gpus":
@@ -255,13 +258,13 @@ def build(problem: Problem, objective: str, table: dict[Key, Capacity], pools: l
     pools = build_pools(problem, table) if pools is None else pools
     sense = pulp.LpMinimize if objective == "min_gpus" else pulp.LpMaximize
     f = Formulation(pulp.LpProblem(f"majula_{safe(problem.instance.name)}_{objective}", sense), objective, pools,
-                    table)
+                    table, headroom=problem.instance.policy.headroom)
     demand = {m.name: m.demand_rps * demand_factor for m in problem.instance.models}
     _add_variables(f, demand)
     _add_patterns(f, list(patterns))
     short = {}
     if elastic and objective == "min_gpus":
-        price = 100.0 * sum(p.cost * p.count for p in pools) / min(demand.values())
+        price = 100.0 * sum(p.cost * p.count for p in pools) / min([d for d in demand.values() if d > 0] or [1.0])
         short = {m: f.prob.add_variable(f"u_{f.label[m]}", 0, None) for m in demand}
         f.prob += f.primary_expr() + pulp.lpSum(price * u for u in short.values())
     else:

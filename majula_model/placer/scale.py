@@ -65,7 +65,8 @@ def factor(problem: Problem, table: dict[Key, Capacity], x: dict[Key, int], z: d
     for name, n in (z or {}).items():
         for r in patterns[name].runs:
             cap.setdefault(r.model, []).append(r.capacity_rps * n)
-    return min(math.fsum(cap.get(m.name, [])) / m.demand_rps for m in problem.instance.models)
+    return min((math.fsum(cap.get(m.name, [])) / m.demand_rps for m in problem.instance.models if m.demand_rps > 0),
+               default=0.0)
 
 
 def _left(deadline: float | None) -> float | None:
@@ -83,7 +84,8 @@ def _cover(problem: Problem, table: dict[Key, Capacity], pools: list[Pool], a: f
     if a > 0:
         return build_cover(problem, table, {m.name: a * m.demand_rps for m in problem.instance.models}, pools,
                            patterns)
-    least = {m.name: min(c.capacity_rps for k, c in table.items() if k[0] == m.name) for m in problem.instance.models}
+    least = {m.name: min(c.capacity_rps for k, c in table.items() if k[0] == m.name) if m.demand_rps > 0 else 0.0
+             for m in problem.instance.models}
     return build_cover(problem, table, least, pools, patterns)
 
 

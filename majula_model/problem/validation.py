@@ -30,6 +30,8 @@ def check(problem: Problem) -> None:
             raise InputError(f"{gpu_name} has no profile '{r.profile}'", file=s.file, field=f"{s.field}.profile")
     pool_types = set(canon)
     for i, m in enumerate(inst.models):
+        if m.demand_rps == 0:  # retired: it gets no instance, so it needs no measurements
+            continue
         if not any(s.record.model == m.name and cat.resolve(s.record.gpu) in pool_types for s in problem.records):
             raise InputError(f"model '{m.name}' has no measurements on any GPU type of the pool "
                              f"({', '.join(sorted(pool_types))})", file=file, field=f"models[{i}].name")
