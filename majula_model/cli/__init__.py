@@ -24,7 +24,7 @@ from ..errors import Infeasible, InputError
 if TYPE_CHECKING:
     from ..hardware.catalog import Catalog
 
-COMMANDS = ["gpus", "schema", "validate", "predict", "fit", "importers", "solve", "simulate", "calibrate"]
+COMMANDS = ["gpus", "schema", "validate", "predict", "fit", "importers", "solve", "simulate", "calibrate", "compare"]
 
 
 class _Parser(argparse.ArgumentParser):
