@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -90,7 +90,10 @@ def _header(cfg: RunConfig) -> dict[str, Any]:
 
 
 def read_sidecar(path: Path, cfg: RunConfig) -> list[dict[str, Any]]:
-    """Events of an earlier run with the same settings (a torn last line from a crash is dropped)."""
+    """Events of an earlier run with the same settings (a torn last line from a crash is dropped).
+
+    A key that appears twice (a line written twice, or two runs that shared the sidecar before it was locked)
+    is kept once, its first event: each point is measured once and becomes one set of records."""
     lines = path.read_text().splitlines()
     events = []
     for i, line in enumerate(lines):
@@ -103,7 +106,64 @@ def read_sidecar(path: Path, cfg: RunConfig) -> list[dict[str, Any]]:
     if not events or events[0] != want:
         raise InputError("was written with other settings; rerun with the same flags or delete it",
                          file=str(path), field="--resume")
-    return events[1:]
+    seen: set[str] = set()
+    unique = []
+    for e in events[1:]:
+        key = e.get("key") if isinstance(e, dict) else None
+        if key is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+        unique.append(e)
+    return unique
+
+
+def lock_path(out: Path) -> Path:
+    """The lock file next to the output: held by the one run that writes ``out`` and its sidecar."""
+    return out.with_name(out.name + ".lock")
+
+
+@contextmanager
+def lock_output(out: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_path(out)`` for the run; a second writer gets InputError (exit 2).
+
+    Why a lock: two runs on one --out appended to one sidecar and wrote 7 records for 6 points. The lock file is
+    removed while still held; a run that opened the removed file finds, after locking, that the path names
+    another file (or none) and tries again, so two runs never both hold a lock on the same path."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): run unlocked
+        yield
+        return
+    path = lock_path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise InputError(f"another `majula calibrate` is writing this output (it holds {path}); wait for it "
+                             f"to finish or choose another --out", file=str(out), field="--out") from None
+        except OSError:
+            os.close(fd)
+            raise
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        os.close(fd)
 
 
 def open_sidecar(cfg: RunConfig) -> tuple[list[dict[str, Any]], Any]:
@@ -201,13 +261,14 @@ def run(cfg: RunConfig, *, catalog: Catalog | None = None, nvml: Any = None, lau
     """Plan, measure (resuming from the sidecar), write ``cfg.out`` and return it."""
     planned = make_plan(cfg, catalog, nvml, torch_module)
     mps = mps or emulation.MpsDaemon     # called with the GPU's UUID
-    earlier, sink = open_sidecar(cfg)
-    with sink:
-        events = measure_all(planned, cfg, earlier, sink, launcher or subprocess_launcher, show_progress, mps)
-    records = [r for e in events if e["kind"] == "point" for r in e["records"]]
-    meta = build_meta(cfg.settings, planned.targets, planned.inventory, planned.method, events, planned.skipped)
-    doc = parse(CalibrationFile, {"measurements": records, "meta": meta}, str(cfg.out))
-    cfg.out.parent.mkdir(parents=True, exist_ok=True)
-    cfg.out.write_text(doc.model_dump_json(indent=1, exclude_none=True) + "\n")
-    sidecar_path(cfg.out).unlink()
+    with lock_output(cfg.out):
+        earlier, sink = open_sidecar(cfg)
+        with sink:
+            events = measure_all(planned, cfg, earlier, sink, launcher or subprocess_launcher, show_progress, mps)
+        records = [r for e in events if e["kind"] == "point" for r in e["records"]]
+        meta = build_meta(cfg.settings, planned.targets, planned.inventory, planned.method, events, planned.skipped)
+        doc = parse(CalibrationFile, {"measurements": records, "meta": meta}, str(cfg.out))
+        cfg.out.parent.mkdir(parents=True, exist_ok=True)
+        cfg.out.write_text(doc.model_dump_json(indent=1, exclude_none=True) + "\n")
+        sidecar_path(cfg.out).unlink()
     return doc

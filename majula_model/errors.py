@@ -49,6 +49,8 @@ def format_loc(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not str(part).strip():  # the key "" (or only spaces) would vanish from the path: quoted
+            out += f"[{json.dumps(str(part), ensure_ascii=False)}]"
         else:
             out += ("." if out else "") + str(part)
     return out or "(top level)"
@@ -59,8 +61,11 @@ _EXPECTED = {"float_type": "a number", "int_type": "an integer", "bool_type": "t
              "dict_type": "an object", "model_type": "an object"}
 
 
-def _json_kind(value: Any) -> str:
-    """What a parsed JSON value is, in JSON's words, for `expected X, got Y`."""
+def _json_kind(value: Any, integer_expected: bool = False) -> str:
+    """What a parsed JSON value is, in JSON's words, for `expected X, got Y`.
+
+    ``integer_expected``: the field takes an integer, so a whole number written as ``2.0`` gets the hint that
+    integers are written without a decimal point (for any other field the hint does not apply)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -68,7 +73,7 @@ def _json_kind(value: Any) -> str:
     if isinstance(value, str):
         shown = value if len(value) <= 40 else value[:37] + "..."
         return f"a string ({json.dumps(shown, ensure_ascii=False)})"
-    if isinstance(value, float) and value.is_integer():
+    if integer_expected and isinstance(value, float) and value.is_integer():
         return f"{value!r} (an integer must be written without a decimal point or exponent)"
     if isinstance(value, (int, float)):
         return f"a number ({value!r})"
@@ -91,7 +96,7 @@ def validation_reason(err: Mapping[str, Any]) -> str:
     if kind == "missing":
         return "required field missing"
     if kind in _EXPECTED:
-        return f"expected {_EXPECTED[kind]}, got {_json_kind(err.get('input'))}"
+        return f"expected {_EXPECTED[kind]}, got {_json_kind(err.get('input'), kind == 'int_type')}"
     if kind == "too_short":
         least = (err.get("ctx") or {}).get("min_length", 1)
         return "must not be empty" if least == 1 else f"needs at least {least} items"

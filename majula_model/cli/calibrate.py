@@ -76,6 +76,20 @@ def build_config(args: argparse.Namespace):
                      pair_batches=args.pair_batches)
 
 
+def _check_out(args: argparse.Namespace, out: Path) -> None:
+    """--out, its sidecar and its lock file can be written and are no input (--catalog files)."""
+    from calibration.runner import lock_path, sidecar_path
+    from ..outputs.files import check_output
+
+    inputs = args.catalog or []
+    check_output(out, "--out", inputs)
+    for extra in (sidecar_path(out), lock_path(out)):
+        try:
+            check_output(extra, "--out", inputs)
+        except InputError as e:
+            raise InputError(f"{e.file}: {e.reason}", file=str(out), field="--out") from None
+
+
 def _dry_run(cfg, planned) -> int:
     from calibration.plan import estimate_seconds
 
@@ -107,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     from calibration import runner
 
     cfg = build_config(args)
+    _check_out(args, cfg.out)  # before any measurement: a bad --out must not cost the whole run
     if cfg.settings.device == "cuda" and not args.dry_run:
         _require_cuda_torch()
     if args.dry_run:

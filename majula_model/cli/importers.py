@@ -26,28 +26,40 @@ def check_records(cal: CalibrationFile, cat, source: str, fields: bool = False) 
             raise InputError(f"{gpu.type} has no profile '{r.profile}'", file=source, field=f"{where}profile")
 
 
-def _write(cal: CalibrationFile, out: str, cat, source: str) -> None:
+def _inputs(args: argparse.Namespace, *files: str | Path) -> list[str | Path]:
+    """What an import reads: its CSVs and the --catalog files (an --out equal to one of them is refused)."""
+    return [*files, *(getattr(args, "catalog", None) or [])]
+
+
+def _write(cal: CalibrationFile, out: str, cat, source: str, inputs: list[str | Path]) -> None:
+    from ..outputs.files import write_output
+
     check_records(cal, cat, source)
-    try:
-        Path(out).write_text(json.dumps(cal.model_dump(mode="json", exclude_defaults=True), indent=1) + "\n")
-    except OSError as e:
-        raise InputError(f"cannot write: {e.strerror}", file=out) from None
+    write_output(out, json.dumps(cal.model_dump(mode="json", exclude_defaults=True), indent=1) + "\n", "--out",
+                 inputs)
     print(f"{out}: {len(cal.measurements)} measurements")
 
 
 def run_parvagpu(args: argparse.Namespace) -> int:
+    from ..outputs.files import check_output
     from ..problem.importers import read_parvagpu
 
-    _write(read_parvagpu(args.dir, gpu=args.gpu, catalog=args.cat), args.out, args.cat, args.dir)
+    root = Path(args.dir)
+    inputs = _inputs(args, *(sorted(root.glob("*.csv")) if root.is_dir() else []))
+    check_output(args.out, "--out", inputs)  # before reading: the CSVs are not touched either way
+    _write(read_parvagpu(args.dir, gpu=args.gpu, catalog=args.cat), args.out, args.cat, args.dir, inputs)
     return 0
 
 
 def run_perf_analyzer(args: argparse.Namespace) -> int:
+    from ..outputs.files import check_output
     from ..problem.importers import read_perf_analyzer
 
+    inputs = _inputs(args, args.csv)
+    check_output(args.out, "--out", inputs)
     cal = read_perf_analyzer(args.csv, args.model, args.gpu, args.profile, args.batch, args.processes,
                              args.percentile, args.concurrency)
-    _write(cal, args.out, args.cat, args.csv)
+    _write(cal, args.out, args.cat, args.csv, inputs)
     return 0
 
 

@@ -12,21 +12,43 @@ from ..errors import InputError
 
 N = TypeVar("N", int, float)
 
+MAX_INTEGER = 1_000_000
+"""The largest integer a list flag takes unless the flag sets its own bound (batch sizes, process counts,
+shape dimensions: all far below it)."""
+
+
+def _show(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
 
 def numbers(text: str, flag: str, kind: Callable[[str], N] = int, *, low: float = 1, high: float = math.inf,
             unique: bool = False) -> list[N]:
-    """``"1,4,16"`` -> [1, 4, 16]; each value finite and within [low, high]; InputError naming ``flag``."""
+    """``"1,4,16"`` -> [1, 4, 16]; each value finite and within [low, high]; InputError naming ``flag``.
+
+    Integers without a ``high`` are bounded by ``MAX_INTEGER``: a batch of 1 followed by 400 zeros is a typo, and
+    reached float arithmetic later as an OverflowError."""
     what = "integers" if kind is int else "numbers"
+    if kind is int and high == math.inf:
+        high = MAX_INTEGER
     try:
         vals = [kind(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise InputError(f"expected comma-separated {what}, got '{text}'", field=flag) from None
-    if not vals or not all(math.isfinite(v) and low <= v <= high for v in vals):
-        bound = f">= {low:g}" if high == math.inf else f"between {low:g} and {high:g}"
-        raise InputError(f"expected comma-separated {what} {bound}, got '{text}'", field=flag)
+    if not vals or not all(_within(v, low, high) for v in vals):
+        bound = f">= {low:g}" if high == math.inf else f"between {_show(low)} and {_show(high)}"
+        given = text if len(text) <= 60 else f"{text[:57]}... ({len(text)} characters)"
+        raise InputError(f"expected comma-separated {what} {bound}, got '{given}'", field=flag)
     if unique and len(set(vals)) != len(vals):
         raise InputError(f"duplicate values in '{text}'", field=flag)
     return vals
+
+
+def _within(value: float, low: float, high: float) -> bool:
+    """``low <= value <= high`` and finite. Why not ``math.isfinite`` first: an integer flag of 400 digits is a
+    Python int too large for a float, and isfinite raised OverflowError; ints compare exactly with the bounds."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return low <= value <= high
 
 
 class LazyChoices(Sequence[str]):

@@ -11,6 +11,7 @@ from ..errors import InputError, require
 
 def run(args: argparse.Namespace) -> int:
     # imported here, not at the top: every command registers this module (see cli/__init__.py)
+    from ..outputs.files import check_output, problem_inputs, write_output_with
     from ..outputs.sim_report import plot_cdfs, table
     from ..problem.loading import load_instance, load_plan, notes
     from ..simulator import SimOptions, simulate
@@ -22,16 +23,16 @@ def run(args: argparse.Namespace) -> int:
     if plan.instance != problem.instance.name:
         raise InputError(f"plan is for instance '{plan.instance}', not '{problem.instance.name}'",
                          file=args.plan, field="instance")
+    inputs = [*problem_inputs(problem, args.catalog), args.plan, args.trace]
+    if args.plot:
+        check_output(args.plot, "--plot", inputs)  # before simulating: --plot must not name an input
     opts = SimOptions(load=args.load, duration_s=args.duration, seed=args.seed, trace=args.trace,
                       routing=args.routing, late=args.late, jitter=args.jitter, plan_file=args.plan)
     for note in notes(problem):
         print(f"majula: note: {note}", file=sys.stderr)
     res = simulate(problem, plan, opts)
-    if args.plot:
-        try:
-            plot_cdfs(res, args.plot)
-        except (OSError, ValueError) as e:
-            raise InputError(f"cannot write plot: {e}", file=args.plot) from None
+    if args.plot:  # atomically, through a temporary file with the same suffix (the format comes from it)
+        write_output_with(args.plot, "--plot", inputs, lambda path: plot_cdfs(res, path))
     print(json.dumps(res.to_dict(), indent=2) if args.json else table(res))
     return 0
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from ..errors import Infeasible, InputError, require
 from .lists import LazyChoices, numbers
@@ -25,11 +24,18 @@ VERIFY_DURATION = 30.0
 """Defaults of --verify-load and --verify-duration, applied after checking that --verify was given."""
 
 
-def _write(path: str, text: str, flag: str) -> None:
-    try:
-        Path(path).write_text(text)
-    except OSError as e:
-        raise InputError(f"cannot write: {e.strerror}", file=path, field=flag) from None
+def _inputs(args: argparse.Namespace, problem) -> list[str]:
+    """The files this command read: an output must never be one of them (``outputs/files.py``)."""
+    from ..outputs.files import problem_inputs
+
+    return problem_inputs(problem, args.catalog)
+
+
+def _write(args: argparse.Namespace, problem, path: str, text: str, flag: str) -> None:
+    """Write an output atomically, refusing a path that is one of the command's inputs."""
+    from ..outputs.files import write_output
+
+    write_output(path, text, flag, _inputs(args, problem))
 
 
 def _compare(args: argparse.Namespace, problem) -> int:
@@ -39,7 +45,8 @@ def _compare(args: argparse.Namespace, problem) -> int:
 
     ilp = solve(problem, "min_gpus", time_limit=args.time_limit, solver=args.solver)
     if args.mig_parted and ilp.gpus:  # the ILP's plan is the one worth applying
-        _write(args.mig_parted, to_mig_parted(ilp, problem.instance.gpus_per_node, args.cat), "--mig-parted")
+        _write(args, problem, args.mig_parted, to_mig_parted(ilp, problem.instance.gpus_per_node, args.cat),
+               "--mig-parted")
         print(f"majula: note: {args.mig_parted} holds the ILP's plan (the baselines are for comparison)",
               file=sys.stderr)
     rows = {"ilp": {**_summary(problem, ilp), "status": ilp.status}}
@@ -164,11 +171,13 @@ def _print_plan(args: argparse.Namespace, problem, plan) -> None:
     if args.mig_parted and plan.gpus:
         from ..outputs.migparted import to_mig_parted
 
-        _write(args.mig_parted, to_mig_parted(plan, problem.instance.gpus_per_node, args.cat), "--mig-parted")
+        _write(args, problem, args.mig_parted, to_mig_parted(plan, problem.instance.gpus_per_node, args.cat),
+               "--mig-parted")
     if args.plot:
+        from ..outputs.files import write_output_with
         from ..outputs.plan_plot import plot_plan
 
-        plot_plan(plan, args.plot)
+        write_output_with(args.plot, "--plot", _inputs(args, problem), lambda p: plot_plan(plan, str(p)))
     if args.json:
         print(plan.model_dump_json(indent=2))
     else:
@@ -187,6 +196,11 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         require("matplotlib", "plot", "--plot")  # before solving and writing anything else
     problem = load_instance(args.instance, args.cat, command="solve")
+    from ..outputs.files import check_output
+
+    for flag, path in (("--mig-parted", args.mig_parted), ("--plot", args.plot)):
+        if path:  # before solving: an output that is an input, or cannot be written, fails at once
+            check_output(path, flag, _inputs(args, problem))
     for note in notes(problem):
         print(f"majula: note: {note}", file=sys.stderr)
     if args.time_limit is not None and not 0 < args.time_limit < float("inf"):

@@ -16,12 +16,16 @@ from pydantic import BaseModel, ValidationError
 
 from ..hardware.catalog import Catalog, default_catalog
 from ..errors import InputError, format_loc, validation_reason
+from ..jsonfile import MAX_JSON_DEPTH, loads, read_text, shown
 from ..jsonfile import read_json  # noqa: F401 - re-exported: callers read other JSON files with it
 from ..schema import CalibrationFile, Instance, Plan
 from .problem import Problem, SourcedRecord
 from .validation import check
 
 T = TypeVar("T", bound=BaseModel)
+
+
+_POSITION = re.compile(r" at line \d+ column \d+$")
 
 
 def parse(model: type[T], data: Any, file: str | None, prefix: str = "") -> T:
@@ -31,13 +35,26 @@ def parse(model: type[T], data: Any, file: str | None, prefix: str = "") -> T:
     number is not a string; an integer is a number (50 for a float field). Why through JSON text: pydantic's
     strict mode on Python objects would also refuse JSON arrays for the models' tuple fields, while strict JSON
     validation judges exactly the JSON types. Code that builds models in Python keeps pydantic's lax mode.
+
+    Positions: ``json_invalid`` errors from pydantic point into the re-serialised text, not into the user's file,
+    so their line and column are dropped here (``jsonfile.read_json`` reports positions in the user's own text).
     """
     try:
-        return model.model_validate_json(json.dumps(data), strict=True)
+        text = json.dumps(data)
+    except RecursionError:
+        raise InputError(f"nested too deeply (more than {MAX_JSON_DEPTH} levels of arrays and objects)",
+                         file=file, field=prefix or None) from None
+    try:
+        return model.model_validate_json(text, strict=True)
     except ValidationError as e:
         err = e.errors()[0]
         loc = format_loc(tuple(err["loc"]))
         reason = validation_reason(err)
+        if err.get("type") == "json_invalid":  # about our re-serialised text: no position, say what it means
+            detail = _POSITION.sub("", str((err.get("ctx") or {}).get("error", err.get("msg", ""))))
+            reason = (f"nested too deeply (more than {MAX_JSON_DEPTH} levels of arrays and objects)"
+                      if "recursion" in detail else f"not valid JSON data: {detail}")
+            raise InputError(reason, file=file, field=prefix or None) from None
         inner = re.match(r"([A-Za-z_]+\[\d+\](?:\.[A-Za-z_]+)?): (.*)", reason)
         if inner and loc == "(top level)":  # a model validator naming the element itself: use it as the field
             loc, reason = inner.group(1), inner.group(2)
@@ -108,15 +125,34 @@ def problem_from_instance(instance: Instance, file: str | None = None, catalog: 
     priors: list[str] = []
     for j, rel in enumerate(instance.calibration):
         path = base / rel
-        if not path.exists():
-            raise InputError(f"calibration file not found: {path}", file=file, field=f"calibration[{j}]")
-        if path.is_dir():
-            raise InputError(f"{path} is a directory, not a calibration file", file=file, field=f"calibration[{j}]")
-        cal = load_calibration(path)
+        cal = _load_named_calibration(path, file, f"calibration[{j}]")
         recs += [SourcedRecord(r, str(path), f"measurements[{i}]") for i, r in enumerate(cal.measurements)]
         if is_prior(cal):
             priors.append(str(path))
     return Problem(instance, file, catalog, tuple(recs), tuple(priors))
+
+
+def _load_named_calibration(path: Path, file: str | None, field: str) -> CalibrationFile:
+    """A calibration file an instance names. When the file itself cannot be read (missing, a directory, a FIFO, a
+    device, too large, a name too long), the error names the instance file and ``calibration[i]`` that hold the
+    path, and the path shortened (``jsonfile.shown``); problems inside the file name the calibration file."""
+    try:
+        found = path.exists()
+        is_dir = found and path.is_dir()
+    except OSError as e:  # e.g. a name too long for the file system
+        raise InputError(f"cannot read calibration file {shown(path)}: {e.strerror or e}", file=file,
+                         field=field) from None
+    if not found:
+        raise InputError(f"calibration file not found: {shown(path)}", file=file, field=field)
+    if is_dir:
+        raise InputError(f"{shown(path)} is a directory, not a calibration file", file=file, field=field)
+    try:
+        text = read_text(path)
+    except InputError as e:
+        raise InputError(f"calibration file {shown(path)}: {e.reason}", file=file, field=field) from None
+    data = loads(text, shown(path))
+    check_kind(data, "calibration", shown(path))
+    return parse(CalibrationFile, data, shown(path))
 
 
 def is_prior(cal: CalibrationFile) -> bool:

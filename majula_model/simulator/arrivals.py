@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..jsonfile import open_text
 
 
 def poisson_arrivals(rate_rps: float, duration_s: float, rng: np.random.Generator) -> np.ndarray:
@@ -39,9 +40,9 @@ def read_trace(path: str | Path, models: set[str]) -> tuple[dict[str, np.ndarray
     """
     stamps: dict[str, list[float]] = {}
     try:
-        fh = open(path, newline="")
-    except OSError as e:
-        raise InputError(f"cannot read trace: {e.strerror}", file=str(path)) from None
+        fh = open_text(path)  # a regular file within the size limit (a FIFO or /dev/zero is refused)
+    except InputError as e:
+        raise InputError(f"cannot read trace: {e.reason}", file=e.file) from None
     with fh:
         for line, row in enumerate(csv.reader(fh), start=1):
             if not row or (line == 1 and row[0].strip().lower() in ("timestamp", "time", "t")):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ...hardware.catalog import Catalog, default_catalog
 from ...errors import InputError
+from ...jsonfile import open_text
 from ...schema import CalibrationFile, MeasurementRecord
 
 PARVAGPU_PROFILES = {1: "1g.10gb", 2: "2g.20gb", 3: "3g.40gb", 4: "4g.40gb", 7: "7g.80gb"}
@@ -51,7 +52,7 @@ def read_parvagpu_csv(path: Path, model: str, gpu: str = "A100-SXM4-80GB",
     """Records of one model's CSV; missing (0,0) rows are skipped."""
     profiles = slice_profiles(gpu, catalog)
     out: list[MeasurementRecord] = []
-    with open(path, newline="") as fh:
+    with open_text(path) as fh:  # a regular file within the size limit (jsonfile.open_text)
         reader = csv.DictReader(fh)
         if reader.fieldnames is None or [c.strip() for c in reader.fieldnames] != _COLUMNS:
             raise InputError(f"expected columns {','.join(_COLUMNS)}, got {reader.fieldnames}", file=str(path))

@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from ...errors import InputError
+from ...jsonfile import open_text
 from ...schema import CalibrationFile, MeasurementRecord
 
 REQUIRED = ("Concurrency", "Inferences/Second", "p50 latency", "p90 latency", "p99 latency")
@@ -26,11 +27,7 @@ PERCENTILES = {50: "p50 latency", 90: "p90 latency", 95: "p95 latency", 99: "p99
 def read_rows(path: str | Path) -> list[dict[str, float]]:
     """The numeric rows of a perf_analyzer CSV, keyed by column name; InputError naming file and line."""
     p = Path(path)
-    try:
-        fh = open(p, newline="")
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", file=str(p)) from None
-    with fh:
+    with open_text(p) as fh:  # a regular file within the size limit, or InputError naming it
         reader = csv.DictReader(fh)
         cols = [c.strip() for c in reader.fieldnames or []]
         missing = [c for c in REQUIRED if c not in cols]
