@@ -111,6 +111,9 @@ def solve(problem: Problem, objective: str | None = None, *, time_limit: float |
         if gen is not None:
             _fewest_shared(f, out, solver, left)
             out.seconds += gen.seconds
+    if out.status == "infeasible" and gen is not None and not gen.enumerated and not _proven_beyond(problem, gen):
+        # infeasible over the generated patterns only: not a proof that no shared plan exists
+        out.status = "no_solution"
     if out.status == "infeasible":
         raise _beyond_pool(problem, table, solver) if obj == "min_gpus" else Infeasible(
             [f"the solver reports '{problem.instance.name}' infeasible for {obj}"])
@@ -127,6 +130,13 @@ def solve(problem: Problem, objective: str | None = None, *, time_limit: float |
         plan = plan.model_copy(update={"objective": plan.objective.model_copy(update={"bound": out.bound}),
                                        "gap": relative_gap(plan.objective.value, out.bound)})
     return plan
+
+
+def _proven_beyond(problem: Problem, gen: Generated) -> bool:
+    """True when the LP over every pattern needs more than the whole pool (its elastic shortfall is priced far
+    above any GPU): then no plan, shared or not, serves every demand."""
+    pool = sum(g.cost * g.count for g in problem.instance.gpus)
+    return gen.complete and gen.bound is not None and gen.bound > pool * (1 + 1e-9)
 
 
 def _left(time_limit: float | None, gen: Generated | None) -> float | None:
@@ -162,9 +172,11 @@ def _patterns(problem: Problem, obj: str, table: dict[Key, Capacity], time_limit
         return None
     pools = build_pools(problem, table)
     limit = SHARING_SECONDS if time_limit is None else time_limit / 2
+    if obj == "max_scale":  # two generations share the half of the limit the solve does not need
+        limit /= 2
     gen = generate(problem, table, obj, pools, deadline=time.perf_counter() + limit)
     if obj == "max_scale":
-        extra = generate(problem, table, "min_gpus", pools, deadline=time.perf_counter() + limit / 2)
+        extra = generate(problem, table, "min_gpus", pools, deadline=time.perf_counter() + limit)
         names = {p.name for p in gen.patterns}
         gen.patterns += [p for p in extra.patterns if p.name not in names]
         gen.seconds += extra.seconds
@@ -184,9 +196,12 @@ def _against_pattern_bound(problem: Problem, plan: Plan, gen: Generated) -> Plan
     ILP's own bound covers only the generated patterns. Optimal means the plan reaches that bound (min_gpus with
     whole-number GPU costs: its ceiling), also when the ILP itself stopped at a time limit."""
     value, bound = plan.objective.value, gen.bound
-    if bound is not None and plan.objective.kind == "min_gpus" and all(float(g.cost).is_integer()
-                                                                        for g in problem.instance.gpus):
-        bound = math.ceil(bound - 1e-6 * max(1.0, abs(bound)))
+    if bound is not None and plan.objective.kind == "min_gpus":
+        cheapest = min(g.cost for g in problem.instance.gpus) if any(m.demand_rps > 0 for m in
+                                                                       problem.instance.models) else 0.0
+        bound = max(bound, cheapest)  # some GPU is needed: a weak Lagrangian bound may fall below it
+        if all(float(g.cost).is_integer() for g in problem.instance.gpus):
+            bound = math.ceil(bound - 1e-6 * max(1.0, abs(bound)))
     gap = relative_gap(value, bound)
     status = "optimal" if gap is not None and gap <= 1e-6 else "feasible"
     if status == "optimal":

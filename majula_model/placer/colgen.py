@@ -105,9 +105,9 @@ def _colocated(problem: Problem, gpu: str, profile: str):
         key = (a.model, a.batch, b.model, b.batch)
         if key not in cache:
             ma, mb = measured.get(key), measured.get((b.model, b.batch, a.model, a.batch))
-            try:
-                la = sum(ma) / len(ma) if ma else one(a, b)
-                lb = sum(mb) / len(mb) if mb else one(b, a)
+            try:  # repeats of a measured pair: the slowest (the plan must hold at every measured latency)
+                la = max(ma) if ma else one(a, b)
+                lb = max(mb) if mb else one(b, a)
             except InputError:
                 cache[key] = None
             else:

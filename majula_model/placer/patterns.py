@@ -23,6 +23,7 @@ The rules (docs/sharing.md), for model i at batch b_i with one process, solo ser
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -76,9 +77,12 @@ class Pattern:
 
     @property
     def name(self) -> str:
-        """A deterministic name (the ILP variable's), unique per pattern."""
-        body = "_".join(f"{r.model}_b{r.batch}" for r in self.runs)
-        return f"{self.mode}_{self.gpu}_{self.profile}_{body}"
+        """A deterministic name (the ILP variable's), unique per pattern: readable, with a digest of the exact
+        runs (model names may contain anything, and one (model, batch) can come as two points)."""
+        runs = tuple(sorted((r.model, r.batch, r.latency_ms) for r in self.runs))
+        digest = hashlib.sha1(repr((self.mode, self.gpu, self.profile, runs)).encode()).hexdigest()[:10]
+        body = "_".join(f"{m}_b{b}" for m, b, _ in runs)
+        return f"{self.mode}_{self.gpu}_{self.profile}_{body}_{digest}"
 
     def rate(self, model: str) -> float:
         return next((r.capacity_rps for r in self.runs if r.model == model), 0.0)
@@ -106,16 +110,26 @@ def items_by_instance(problem: Problem, points: dict[Key, Points]) -> dict[tuple
             continue
         mem_cap = gpu.profile_memory_gb(p)
         svc = service_ms(pts)
-        best: dict[int, Item] = {}
+        found: list[Item] = []
         for i in np.flatnonzero(pts.processes == 1):
             b, L = int(pts.batch[i]), float(svc[i])
             mem = 0.0 if np.isnan(pts.memory_gb[i]) else float(pts.memory_gb[i])
-            if mem > mem_cap or not _solo_ok(b, L, slo[m], pol):
-                continue
-            if b not in best or L < best[b].latency_ms:
-                best[b] = Item(m, b, L, mem, slo[m], pts.source[i])
-        if best:
-            out.setdefault((t, p), []).extend(best[b] for b in sorted(best))
+            if mem <= mem_cap and _solo_ok(b, L, slo[m], pol):
+                found.append(Item(m, b, L, mem, slo[m], pts.source[i]))
+        kept = _pareto(found)
+        if kept:
+            out.setdefault((t, p), []).extend(kept)
+    return out
+
+
+def _pareto(items: list[Item]) -> list[Item]:
+    """Per batch, the points no other point beats in both latency and memory (a slower point that needs less
+    memory can be the one that lets a pattern fit), in batch then latency order."""
+    out = []
+    for it in sorted(items, key=lambda i: (i.batch, i.latency_ms, i.memory_gb)):
+        if not any(o.batch == it.batch and o.latency_ms <= it.latency_ms and o.memory_gb <= it.memory_gb
+                   for o in out):
+            out.append(it)
     return out
 
 

@@ -46,9 +46,10 @@ class Prices:
 
 
 def _deadline(it: Item, policy: Policy) -> float:
+    """D_j, with the same relative tolerance ``patterns.time_pattern`` accepts (so what one lists, the other finds)."""
     if policy.arrivals == "smooth":
-        return 2 * policy.latency_budget_fraction * it.slo_ms
-    return it.slo_ms + it.latency_ms
+        return 2 * policy.latency_budget_fraction * it.slo_ms * (1 + 1e-12)
+    return it.slo_ms * (1 + 1e-12) + it.latency_ms
 
 
 def price_time(gpu: str, profile: str, items: list[Item], prices: Prices, gamma: float, policy: Policy,
@@ -74,10 +75,11 @@ def price_time(gpu: str, profile: str, items: list[Item], prices: Prices, gamma:
     k = min(policy.max_models_per_instance, int(model.max()) + 1)
     floor = gamma + TOL * max(1.0, abs(gamma))
     mem_cap = memory_gb * (1 + 1e-12)
-    h = min(max(_deadline(it, policy) - it.latency_ms for it in items) / GRID, min(it.latency_ms for it in items))
+    h = max(_deadline(it, policy) - it.latency_ms for it in items) / GRID  # every cycle fits the grid
+    c0 = _shortest_cycle(items)
 
     def upper() -> float:
-        return time_upper_bound(a_peak, beta, lat, slack, model, k, h, _bucket_share(cand, h, policy))
+        return time_upper_bound(a_peak, beta, lat, slack, model, k, h, c0, _bucket_share(cand, h, c0, policy))
 
     sets = _greedy_time(a, beta, lat, slack, mem, model, k, mem_cap, floor)
     top = upper() if bound or not sets else np.inf
@@ -156,48 +158,66 @@ GRID = 160
 """Cycle buckets of ``time_upper_bound``."""
 
 
-def _bucket_share(cand: list[Item], h: float, policy: Policy) -> np.ndarray | None:
-    """Per item and cycle bucket C = i * h (i = 1..GRID): the Poisson share of the peak rate at cycle C,
+def _shortest_cycle(items: list[Item]) -> float:
+    """The shortest cycle any time-shared pattern of these items can have: the two fastest distinct models."""
+    best: dict[str, float] = {}
+    for it in items:
+        best[it.model] = min(best.get(it.model, np.inf), it.latency_ms)
+    two = sorted(best.values())[:2]
+    return float(sum(two)) if len(two) == 2 else np.inf
+
+
+def bucket_cycles(h: float, c0: float) -> np.ndarray:
+    """The cycle each bucket i = 0..GRID stands for: max(i * h, c0), a lower bound of every cycle in it."""
+    return np.maximum(np.arange(GRID + 1) * h, c0)
+
+
+def _bucket_share(cand: list[Item], h: float, c0: float, policy: Policy) -> np.ndarray | None:
+    """Per item and bucket (``bucket_cycles``): the Poisson share of the peak rate at that cycle,
     ``poisson_capacity(b, 1, C, slo) / (b * 1000 / C)``, which no longer cycle exceeds; None under smooth arrivals.
     The grid depends on the profile's items only, so the (cached) queueing answers are reused across rounds."""
     if policy.arrivals != "poisson":
         return None
     from ..perf.queueing import poisson_capacity
 
-    cs = np.arange(1, GRID + 1) * h
-    out = np.zeros((len(cand), GRID))
+    cs = bucket_cycles(h, c0)
+    out = np.zeros((len(cand), GRID + 1))
     for j, it in enumerate(cand):
-        top = int(min(GRID, np.floor((it.slo_ms + 1e-9) / h)))
-        out[j, :top] = [poisson_capacity(it.batch, 1, float(c), it.slo_ms, policy.target_attainment)
-                        * c / (it.batch * 1000.0) for c in cs[:top]]
+        for i, c in enumerate(cs):
+            if c <= it.slo_ms * (1 + 1e-12):
+                out[j, i] = poisson_capacity(it.batch, 1, float(c), it.slo_ms, policy.target_attainment) \
+                    * c / (it.batch * 1000.0)
     return out
 
 
 def time_upper_bound(a: np.ndarray, beta: np.ndarray, lat: np.ndarray, slack: np.ndarray, model: np.ndarray,
-                     k: int, h: float, share: np.ndarray | None = None) -> float:
+                     k: int, h: float, c0: float, share: np.ndarray | None = None) -> float:
     """An upper bound on every time-shared pattern's score, by dynamic programming over a cycle grid of step h.
 
-    A pattern S with cycle c is counted at the bucket C = floor(c / h) * h <= c, with item weights
-    ``a_j * share_j(C) / C + beta_j`` (at least its true terms: rates fall with the cycle, ``share`` is the Poisson
-    share of the peak at C, 1 under smooth arrivals) and latencies rounded down (a sum of floors is at most the
-    floor of the sum, so S fits the bucket); memory is relaxed. So the DP's best is at least any true score."""
+    A pattern S with cycle c (``c0 <= c <= max slack = GRID h``) is counted at bucket i = floor(c / h), whose cycle
+    ``C_i = max(i h, c0) <= c`` (``bucket_cycles``), with item weights ``a_j * share_j(C_i) / C_i + beta_j`` (at
+    least its true terms: rates fall with the cycle, ``share`` is the Poisson share of the peak, 1 under smooth
+    arrivals) and latencies rounded down to the grid (a sum of floors is at most the floor of the sum, so S fits
+    its bucket); an item is allowed at bucket i when i h <= its slack; memory is relaxed. So the DP's best is at
+    least every true score."""
     lq = np.floor(lat / h).astype(int)
-    sq = np.minimum(np.floor(slack / h).astype(int), GRID)
-    cs = np.arange(1, GRID + 1, dtype=float)
-    # V[C, count, l]: best sum of weights with `count` items and rounded latency sum l, at bucket C (index C - 1)
-    v = np.full((GRID, k + 1, GRID + 1), -np.inf)
+    sq = np.floor(slack / h).astype(int)
+    cs = bucket_cycles(h, c0)
+    idx = np.arange(GRID + 1)
+    # V[i, count, l]: best sum of weights at bucket i with `count` items and rounded latency sum l
+    v = np.full((GRID + 1, k + 1, GRID + 1), -np.inf)
     v[:, 0, 0] = 0.0
     for m in np.unique(model):
         new = v.copy()
         for j in np.flatnonzero(model == m):
             if lq[j] > GRID:
                 continue
-            gain = a[j] / (cs * h) * (1.0 if share is None else share[j])
-            w = np.where(cs <= sq[j], gain + beta[j], -np.inf)[:, None, None]
+            gain = a[j] / cs * (1.0 if share is None else share[j])
+            w = np.where(idx <= sq[j], gain + beta[j], -np.inf)[:, None, None]
             shifted = v[:, :-1, :GRID + 1 - lq[j]] + w
             np.maximum(new[:, 1:, lq[j]:], shifted, out=new[:, 1:, lq[j]:])
         v = new
-    within = np.arange(GRID + 1)[None, :] <= np.arange(1, GRID + 1)[:, None]  # rounded sum within the bucket
+    within = idx[None, :] <= idx[:, None]  # the rounded sum fits the bucket
     best = np.where(within[:, None, :], v, -np.inf)[:, 2:, :]
     return float(best.max()) if best.size else -np.inf
 

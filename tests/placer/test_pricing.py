@@ -13,8 +13,8 @@ from hypothesis import given, settings, strategies as st
 
 from majula_model.perf.queueing import poisson_capacity
 from majula_model.placer.patterns import Item
-from majula_model.placer.pricing import Prices, _best_time, _bucket_share, _greedy_time, price_mps, \
-    time_upper_bound
+from majula_model.placer.pricing import Prices, _best_time, _bucket_share, _greedy_time, _shortest_cycle, \
+    price_mps, time_upper_bound
 from majula_model.schema import Policy
 
 
@@ -39,7 +39,7 @@ def _brute(*args, share=None):
     return best
 
 
-items = st.lists(st.tuples(st.integers(0, 4), st.floats(1.0, 30.0), st.floats(0.0, 50.0), st.floats(0.0, 3.0),
+items = st.lists(st.tuples(st.integers(0, 4), st.floats(0.05, 30.0), st.floats(0.0, 50.0), st.floats(0.0, 3.0),
                            st.floats(0.0, 4.0)), min_size=2, max_size=9)
 
 
@@ -60,8 +60,9 @@ def test_exact_search_finds_the_best_set_and_the_bound_holds(rows, k, deadline):
         return
     assert chosen is not None and abs(got - want) <= 1e-9 * max(1.0, abs(want))
     assert abs(_score(tuple(chosen), *args) - want) <= 1e-9 * max(1.0, abs(want))
-    h = min(slack.max() / 160, lat.min())
-    assert time_upper_bound(a, beta, lat, slack, model, k, h) >= want * (1 - 1e-12)
+    h = slack.max() / 160
+    c0 = min(lat[model == m].min() + lat[model != m].min() for m in set(model)) if len(set(model)) > 1 else np.inf
+    assert time_upper_bound(a, beta, lat, slack, model, k, h, c0) >= want * (1 - 1e-12)
     for s in _greedy_time(*args, floor=-1e18):  # valid sets, never above the best
         val = _score(tuple(s), *args)
         assert val is not None and val <= want * (1 + 1e-12)
@@ -83,8 +84,9 @@ def test_the_poisson_bound_holds_for_true_poisson_rates():
         true = lambda j, c: poisson_capacity(cand[j].batch, 1, c, cand[j].slo_ms, 0.99) * c / (cand[j].batch * 1000.0)  # noqa: E731
         args = (a, beta, lat, slack, np.zeros(len(cand)), model, 3, 1.0)
         want = _brute(*args, share=true)
-        h = min(slack.max() / 160, lat.min())
-        bound = time_upper_bound(a, beta, lat, slack, model, 3, h, _bucket_share(cand, h, pol))
+        h = slack.max() / 160
+        c0 = _shortest_cycle(cand)
+        bound = time_upper_bound(a, beta, lat, slack, model, 3, h, c0, _bucket_share(cand, h, c0, pol))
         assert bound >= want * (1 - 1e-9) or not np.isfinite(want)
 
 
@@ -101,3 +103,18 @@ def test_mps_pricing_returns_the_best_pair():
                + prices.alpha[y.model] * y.batch * 1000 / (y.latency_ms * 1.7) + prices.beta[y.model]
                for x, y in itertools.combinations(its, 2) if x.model != y.model)
     assert abs(best - want) <= 1e-9 * want and abs(prices.score(pats[0]) - want) <= 1e-9 * want
+
+
+def test_one_very_fast_item_does_not_shrink_the_grid_below_the_patterns():
+    """Review finding: with the grid step capped by the fastest item, long cycles fell off the grid and the bound
+    missed them. Here a 0.5 ms item sets the scale; the three slow items together (cycle 120 ms) score 3.0."""
+    lat = np.array([0.5, 40.0, 40.0, 40.0])
+    model = np.array([0, 1, 2, 3])
+    a = np.array([0.0, 120.0, 120.0, 120.0])  # each slow item: 120 / 120 ms
+    beta = np.zeros(4)
+    slack = np.full(4, 200.0)
+    want = _brute(a, beta, lat, slack, np.zeros(4), model, 3, 1.0)
+    assert want >= 3.0 - 1e-9
+    h = slack.max() / 160
+    c0 = _shortest_cycle([Item(str(m), 1, float(x), 0.0, 100.0, "measured") for m, x in zip(model, lat)])
+    assert time_upper_bound(a, beta, lat, slack, model, 3, h, c0) >= want * (1 - 1e-12)
