@@ -85,6 +85,16 @@ def check_plan(problem: Problem, plan: Plan, objective: str | None = None) -> No
                 _check_run(problem, t, ins.profile, run)
                 rate[run.name] += run.rate_rps
                 cap[run.name] += run.capacity_rps
+    check_totals(problem, plan, used, rate, cap, cost)
+
+
+def check_totals(problem: Problem, plan: Plan, used: Counter, rate: Counter, cap: Counter, cost: float) -> None:
+    """The plan-level half of the audit, from per-type GPU counts, per-model routed rates and capacities, and
+    the cost of the GPUs used: pools, per-model totals, served vs demand, the objective value, bound and gap.
+    Shared by ``shared_check.check_shared_plan``, which computes the inputs from its own instance rules."""
+    inst, cat = problem.instance, problem.catalog
+    kind = plan.objective.kind
+    pools = {cat.resolve(p.type): p for p in inst.gpus}
     for t, n in used.items():
         assert n <= pools[t].count, f"{n} GPUs of {t} used, pool has {pools[t].count}"
     names = [m.name for m in plan.models]

@@ -40,7 +40,7 @@ from majula_model.schema import MeasurementRecord, Plan, PlanInstance, PlanModel
 
 from .capacity_ref import point_rate
 from .placements_ref import check_gpu
-from .plan_check import REL, _check_run, at_most, check_plan, close
+from .plan_check import REL, _check_run, at_most, check_plan, check_totals, close
 
 
 def service_ms(rec: MeasurementRecord) -> float:
@@ -239,44 +239,6 @@ def check_shared_plan(problem: Problem, plan: Plan, objective: str | None = None
                     f"{where}: {run.name}: rate {run.rate_rps} outside [0, capacity {run.capacity_rps}]"
                 rate[run.name] += run.rate_rps
                 cap[run.name] += run.capacity_rps
-    for t, n in used.items():
-        assert n <= pools[t].count, f"{n} GPUs of {t} used, pool has {pools[t].count}"
-    names = [m.name for m in plan.models]
-    assert Counter(names) == Counter(m.name for m in inst.models), f"plan models {names}"
-    served = {}
-    for pm in plan.models:
-        d = next(m.demand_rps for m in inst.models if m.name == pm.name)
-        assert close(pm.demand_rps, d), f"{pm.name}: demand {pm.demand_rps}, instance says {d}"
-        assert close(pm.served_rps, rate[pm.name]), f"{pm.name}: served {pm.served_rps} != sum of rates {rate[pm.name]}"
-        assert close(pm.capacity_rps, cap[pm.name]), f"{pm.name}: capacity {pm.capacity_rps} != sum {cap[pm.name]}"
-        if kind in ("max_throughput", "min_gpus"):
-            assert at_most(pm.served_rps, d), f"{pm.name}: served {pm.served_rps} > demand {d}"
-        if kind == "min_gpus":
-            assert at_most(d, pm.served_rps), f"{pm.name}: served {pm.served_rps} < demand {d} under min_gpus"
-        served[pm.name] = (pm.served_rps, d)
-    value = plan.objective.value
-    assert value is not None, "plan without an objective value"
-    if kind == "max_throughput":
-        expect = sum(s for s, _ in served.values())
-    elif kind == "max_scale":
-        # As in plan_check: the factor must be routed and backed by capacity (equal to it when proven optimal).
-        expect = min(cap[n] / d for n, (_, d) in served.items())
-        for n, (s, d) in served.items():
-            assert at_most(value * d, s), f"{n}: served {s} < scale {value} x demand {d}"
-        if plan.status != "optimal":
-            assert at_most(value, expect), f"max_scale {value} exceeds what the capacity gives, {expect}"
-            expect = value
-    else:
-        expect = cost
-    assert close(value, expect), f"{kind}: objective value {value}, plan gives {expect}"
-    bound = plan.objective.bound
-    if bound is not None:
-        better = at_most(value, bound) if kind != "min_gpus" else at_most(bound, value)
-        assert better, f"{kind}: value {value} beyond the proven bound {bound}"
-    assert plan.gap is None or plan.gap >= -1e-9, f"negative gap {plan.gap}"
-    if plan.status == "optimal":
-        assert plan.gap is not None and plan.gap <= 1e-6, f"optimal with gap {plan.gap}"
-        assert plan.objective.bound is not None and close(plan.objective.bound, value, 1e-6), \
-            f"optimal but bound {plan.objective.bound} != value {value}"
+    check_totals(problem, plan, used, rate, cap, cost)
     if not shared and pol.arrivals == "smooth":
         check_plan(problem, plan, objective)  # never weaker than the unshared audit
