@@ -125,15 +125,14 @@ def _prices(problem: Problem, f, objective: str) -> tuple[Prices, dict[tuple[str
     when sum_rows coefficient x pi > 0 under every objective: the capacity row ``s - cap <= 0`` gives
     alpha = -pi, the scale row ``cap - a d >= 0`` alpha = pi, row (9) ``s - d (x + z) <= 0`` beta = -d pi, the
     supply row gamma = -pi."""
-    sense = 1.0
     rows = {c.name: c for c in f.prob.constraints()}  # PuLP 4's list form (the mapping is deprecated)
     demand = {m.name: m.demand_rps for m in problem.instance.models}
     alpha, beta = {}, {}
     for m, lab in f.label.items():
         if objective == "max_scale":
-            alpha[m] = sense * (rows[f"scale_{lab}"].pi or 0.0)
+            alpha[m] = rows[f"scale_{lab}"].pi or 0.0
         else:
-            alpha[m] = -sense * (rows[f"capacity_{lab}"].pi or 0.0)
+            alpha[m] = -(rows[f"capacity_{lab}"].pi or 0.0)
         pres = rows.get(f"present_{lab}")  # s - d (x + z) <= 0: a pattern's coefficient is -d
         beta[m] = -demand[m] * (pres.pi or 0.0) if pres is not None else 0.0
     gamma = {}
@@ -141,7 +140,7 @@ def _prices(problem: Problem, f, objective: str) -> tuple[Prices, dict[tuple[str
         for name, row in rows.items():
             prefix = f"supply_{safe(pool.gpu.type)}_"
             if name.startswith(prefix):
-                gamma[(pool.gpu.type, name[len(prefix):])] = -sense * (row.pi or 0.0)
+                gamma[(pool.gpu.type, name[len(prefix):])] = -(row.pi or 0.0)
     return Prices({m: max(0.0, v) for m, v in alpha.items()}, {m: max(0.0, v) for m, v in beta.items()}), gamma
 
 

@@ -54,19 +54,27 @@ def _check_run(problem: Problem, gpu_type: str, profile: str, run) -> None:
         f"{run.name} {profile}: rate {run.rate_rps} outside [0, capacity {run.capacity_rps}]"
 
 
-def check_plan(problem: Problem, plan: Plan, objective: str | None = None) -> None:
-    """Assert that ``plan`` is a valid, SLO-meeting plan for ``problem`` (AssertionError says what is wrong)."""
-    inst, cat = problem.instance, problem.catalog
+def check_preamble(plan: Plan, objective: str | None) -> bool:
+    """The objective asked, a status a plan may have, an empty no_solution plan, distinct GPU ids; False when
+    there is nothing more to audit (no_solution)."""
     kind = plan.objective.kind
     assert objective is None or kind == objective, f"objective kind {kind}, asked {objective}"
     assert plan.status in ("optimal", "feasible", "no_solution"), \
         f"status {plan.status} returned as a plan (infeasible instances raise Infeasible)"
     if plan.status == "no_solution":
         assert not plan.gpus and plan.objective.value is None, "no_solution plan with GPUs or a value"
-        return
-    pools = {cat.resolve(p.type): p for p in inst.gpus}
+        return False
     ids = [g.id for g in plan.gpus]
     assert len(set(ids)) == len(ids), f"duplicate GPU ids {ids}"
+    return True
+
+
+def check_plan(problem: Problem, plan: Plan, objective: str | None = None) -> None:
+    """Assert that ``plan`` is a valid, SLO-meeting plan for ``problem`` (AssertionError says what is wrong)."""
+    inst, cat = problem.instance, problem.catalog
+    if not check_preamble(plan, objective):
+        return
+    pools = {cat.resolve(p.type): p for p in inst.gpus}
     used: Counter[str] = Counter()
     rate: Counter[str] = Counter()
     cap: Counter[str] = Counter()

@@ -40,7 +40,7 @@ from majula_model.schema import MeasurementRecord, Plan, PlanInstance, PlanModel
 
 from .capacity_ref import point_rate
 from .placements_ref import check_gpu
-from .plan_check import REL, _check_run, at_most, check_plan, check_totals, close
+from .plan_check import REL, _check_run, at_most, check_plan, check_preamble, check_totals, close
 
 
 def service_ms(rec: MeasurementRecord) -> float:
@@ -201,16 +201,9 @@ def check_shared_plan(problem: Problem, plan: Plan, objective: str | None = None
     """Assert that ``plan`` (shared instances allowed) is valid and SLO-meeting for ``problem``."""
     inst, cat = problem.instance, problem.catalog
     pol = inst.policy
-    kind = plan.objective.kind
-    assert objective is None or kind == objective, f"objective kind {kind}, asked {objective}"
-    assert plan.status in ("optimal", "feasible", "no_solution"), \
-        f"status {plan.status} returned as a plan (infeasible instances raise Infeasible)"
-    if plan.status == "no_solution":
-        assert not plan.gpus and plan.objective.value is None, "no_solution plan with GPUs or a value"
+    if not check_preamble(plan, objective):
         return
     pools = {cat.resolve(p.type): p for p in inst.gpus}
-    ids = [g.id for g in plan.gpus]
-    assert len(set(ids)) == len(ids), f"duplicate GPU ids {ids}"
     used: Counter[str] = Counter()
     rate: Counter[str] = Counter()
     cap: Counter[str] = Counter()
