@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 _CFG = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -33,12 +33,13 @@ class MeasurementRecord(BaseModel):
     profile: str = Field(min_length=1, description="MIG profile, e.g. '3g.40gb', or 'full' (MIG disabled).")
     batch: int = Field(ge=1, le=65536, description="Batch size.")
     processes: int = Field(1, ge=1, le=1024, description="Processes of the model running in the instance (MPS).")
-    latency_ms: float = Field(gt=0, description="Batch execution latency at the SLO percentile (p99), ms.")
-    p50_ms: float | None = Field(None, gt=0, description="Median batch latency, ms.")
-    p90_ms: float | None = Field(None, gt=0, description="90th percentile batch latency, ms.")
+    latency_ms: float = Field(ge=1e-6, le=3.6e6, description="Batch execution latency at the SLO percentile (p99), ms "
+                              "(1 ns to 1 hour: the physically meaningful range).")
+    p50_ms: float | None = Field(None, ge=1e-6, le=3.6e6, description="Median batch latency, ms.")
+    p90_ms: float | None = Field(None, ge=1e-6, le=3.6e6, description="90th percentile batch latency, ms.")
     throughput_rps: float | None = Field(
-        None, gt=0, description="Instance total over all processes, requests/s; derived when omitted.")
-    memory_gb: float | None = Field(None, ge=0, description="Peak memory of the instance, GB; None = fits.")
+        None, gt=0, le=1e9, description="Instance total over all processes, requests/s; derived when omitted.")
+    memory_gb: float | None = Field(None, ge=0, le=1e5, description="Peak memory of the instance, GB; None = fits.")
     emulated: bool = Field(False, description="Measured on an emulated slice (e.g. SM-limited), not real MIG.")
     colocated: tuple[Colocated, ...] = Field((), description="Other models running in the same instance.")
 
@@ -64,13 +65,19 @@ class CalibrationFile(BaseModel):
     meta: dict | None = Field(None, description="Provenance: device, driver, date, tool versions, notes.")
 
 
+MIN_DEMAND_RPS = 1e-9
+"""Smallest positive demand: below it a rate is not a demand but a rounding error (the placer scales every
+model's rows by its demand, so any rate from this to the 1e9 upper bound is planned exactly)."""
+
+
 class GpuPool(BaseModel):
     """GPUs of one type available to the plan."""
 
     model_config = _CFG
     type: str = Field(min_length=1, description="GPU type from the catalog, or an alias.")
     count: int = Field(ge=1, le=1_000_000, description="GPUs available (for min_gpus, an upper bound).")
-    cost: float = Field(1.0, gt=0, description="Cost of one GPU (min_gpus minimises total cost).")
+    cost: float = Field(1.0, ge=1e-9, le=1e15, description="Cost of one GPU (min_gpus minimises total cost; "
+                      "any unit: the placer scales costs to order 1).")
 
 
 class ModelDemand(BaseModel):
@@ -78,9 +85,17 @@ class ModelDemand(BaseModel):
 
     model_config = _CFG
     name: str = Field(min_length=1, description="Model name, as in the measurements.")
-    slo_ms: float = Field(gt=0, le=3.6e6, description="End-to-end latency SLO per request, ms.")
+    slo_ms: float = Field(ge=1e-3, le=3.6e6, description="End-to-end latency SLO per request, ms.")
     demand_rps: float = Field(ge=0, le=1e9, description="Requests per second to serve; 0 = a retired model that "
-                              "stays in the file and gets no instance.")
+                              "stays in the file and gets no instance; else at least MIN_DEMAND_RPS.")
+
+    @field_validator("demand_rps")
+    @classmethod
+    def _demand_zero_or_meaningful(cls, v: float) -> float:
+        if 0 < v < MIN_DEMAND_RPS:
+            raise ValueError(f"{v:g} is neither 0 (retired) nor at least {MIN_DEMAND_RPS:g} requests/s "
+                             "(one request in about 30 years)")
+        return v
 
 
 SharingMode = Literal["time", "mps"]
@@ -114,7 +129,12 @@ class Policy(BaseModel):
         0.0, ge=0, le=100, description="Every model's planned capacity is at least (1 + headroom) x its demand, "
         "under the policy's SLO rule (Poisson: the queueing capacity at the higher rate).")
     use_predictions: bool = Field(
-        False, description="Also use fitted predictions for profiles or batches that were not measured.")
+        False, description="Also use fitted predictions for profiles or batches that were not measured, and for "
+        "pool GPU types a model was never measured on (transferred by the catalog's specifications, else the "
+        "analytic prior; labelled).")
+    strict_measurements: bool = Field(
+        False, description="A point measured twice with different numbers is an error (exit 2) instead of the "
+        "conservative value kept with a note (docs/data-format.md, 'What is checked').")
 
     @model_validator(mode="after")
     def _modes_once(self) -> "Policy":

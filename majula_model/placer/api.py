@@ -35,7 +35,7 @@ from .decode import assign, empty_plan, make_plan
 from .formulation import OBJECTIVES, build, build_pools
 from .scale import prove_max_scale
 from .solver import PHASE2_SECONDS, solve_formulation
-from .status import relative_gap
+from .status import proven, relative_gap
 
 
 def _table(problem: Problem) -> dict[Key, Capacity]:
@@ -155,7 +155,8 @@ def _fewest_shared(f, out, solver: str, time_limit: float | None) -> None:
 
     if f.objective != "min_gpus" or out.status != "optimal" or not out.z:
         return
-    f.prob += f.cost_expr() <= out.value + 1e-7 * max(1.0, abs(out.value)), "keep_objective"  # (7)
+    cost = out.value / f.cost_scale
+    f.prob += f.cost_expr() <= cost + 1e-7 * max(1.0, abs(cost)), "keep_objective"  # (7)
     f.prob.setObjective(pulp.lpSum(f.z.values()))
     left = PHASE2_SECONDS if time_limit is None else max(0.05, min(PHASE2_SECONDS, time_limit))
     if run_once(f, solver, left).has_solution():
@@ -203,7 +204,7 @@ def _against_pattern_bound(problem: Problem, plan: Plan, gen: Generated) -> Plan
         if all(float(g.cost).is_integer() for g in problem.instance.gpus):
             bound = math.ceil(bound - 1e-6 * max(1.0, abs(bound)))
     gap = relative_gap(value, bound)
-    status = "optimal" if gap is not None and gap <= 1e-6 else "feasible"
+    status = "optimal" if proven(value, bound) else "feasible"
     if status == "optimal":
         bound, gap = value, 0.0
     return plan.model_copy(update={"status": status, "gap": gap,

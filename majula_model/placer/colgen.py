@@ -122,19 +122,22 @@ def _prices(problem: Problem, f, objective: str) -> tuple[Prices, dict[tuple[str
     (type, profile) (supply row). Sign: a pattern improves when its score exceeds gamma (module ``pricing``).
 
     PuLP reports duals as for minimising (the negated objective of a maximisation), so a column improves the LP
-    when sum_rows coefficient x pi > 0 under every objective: the capacity row ``s - cap <= 0`` gives
-    alpha = -pi, the scale row ``cap - a d >= 0`` alpha = pi, row (9) ``s - d (x + z) <= 0`` beta = -d pi, the
-    supply row gamma = -pi."""
+    when sum_rows coefficient x pi > 0 under every objective. The rows are scaled (``formulation``, Scaling:
+    a pattern's rate r enters model m's rows as r / R_m, unclipped in these masters), and alpha is per request/s:
+    the capacity row ``s - cap <= 0`` gives alpha = -pi / R_m, the scale row ``cap - a >= 0`` alpha = pi / R_m,
+    row (9) ``s - share (x + z) <= 0`` beta = -share pi (share = min(1, d_m / R_m): 1, or 0 when retired), the supply row gamma = -pi.
+    Every price is in the scaled objective's units, as gamma is."""
     rows = {c.name: c for c in f.prob.constraints()}  # PuLP 4's list form (the mapping is deprecated)
-    demand = {m.name: m.demand_rps for m in problem.instance.models}
     alpha, beta = {}, {}
     for m, lab in f.label.items():
         if objective == "max_scale":
-            alpha[m] = rows[f"scale_{lab}"].pi or 0.0
+            row = rows.get(f"scale_{lab}")  # none for a retired model
+            alpha[m] = (row.pi or 0.0) / f.ref[m] if row is not None else 0.0
         else:
-            alpha[m] = -(rows[f"capacity_{lab}"].pi or 0.0)
-        pres = rows.get(f"present_{lab}")  # s - d (x + z) <= 0: a pattern's coefficient is -d
-        beta[m] = -demand[m] * (pres.pi or 0.0) if pres is not None else 0.0
+            alpha[m] = -(rows[f"capacity_{lab}"].pi or 0.0) / f.ref[m]
+        pres = rows.get(f"present_{lab}")
+        share = min(1.0, f.demand[m] / f.ref[m])  # row (9)'s coefficient, as ``formulation`` writes it
+        beta[m] = -share * (pres.pi or 0.0) if pres is not None else 0.0
     gamma = {}
     for pool in f.pools:
         for name, row in rows.items():
@@ -169,20 +172,21 @@ def _round(problem: Problem, f, objective: str, items: dict[tuple[str, str], lis
     return new, excess
 
 
-def _lagrangian(problem: Problem, value: float, excess: dict[tuple[str, str], float], objective: str) -> float:
+def _lagrangian(problem: Problem, f, value: float, excess: dict[tuple[str, str], float], objective: str) -> float:
     """A bound on the LP over every pattern from the restricted LP's value: no pattern's reduced cost is below
     -excess, and an optimal solution runs at most U instances of a profile: max_count x GPUs, with GPUs at most
-    value / cost for min_gpus (it costs no more than the restricted LP) and the pool otherwise."""
+    value / cost for min_gpus (it costs no more than the restricted LP) and the pool otherwise. ``value`` and
+    ``excess`` are in the scaled objective's units (``f.cost_scale`` for costs); the bound is returned unscaled."""
     cat = problem.catalog
     total = 0.0
     for (t, p), over in excess.items():
         if over <= 0:
             continue
         pool = next(g for g in problem.instance.gpus if cat.resolve(g.type) == t)
-        gpus = value / pool.cost if objective == "min_gpus" else pool.count
+        gpus = value / (pool.cost / f.cost_scale) if objective == "min_gpus" else pool.count
         per = 1 if p == FULL else cat.gpus[t].profile(p).max_count
         total += over * per * min(gpus, pool.count)
-    return value - total if objective == "min_gpus" else value + total
+    return f.unscale(value - total if objective == "min_gpus" else value + total)
 
 
 def generate(problem: Problem, table: dict[Key, Capacity], objective: str, pools: list[Pool],
@@ -260,7 +264,7 @@ def _columns(problem: Problem, table: dict[Key, Capacity], objective: str, pools
         if left is not None and left <= 0:
             break
         f = build(problem, objective, table, pools, patterns=list(lp_cols.values()), present=present,
-                  elastic=True)
+                  elastic=True, clip_patterns=False)
         value = backend("highs").relax(f.prob, left)
         if value is None:
             f = None
@@ -272,12 +276,12 @@ def _columns(problem: Problem, table: dict[Key, Capacity], objective: str, pools
             if found:  # only columns the LP has (its tolerances): bound these prices properly
                 _, excess = _round(problem, f, objective, items, bound=True, modes=modes)
             out.complete = not any(excess.values())
-            out.bound = _lagrangian(problem, value, excess, objective)
+            out.bound = _lagrangian(problem, f, value, excess, objective)
             break
         lp_cols.update((p.name, p) for p in new)
     if not out.complete and f is not None and out.bound is None:  # stopped early: bound the last LP's prices
         _, excess = _round(problem, f, objective, items, bound=True, modes=modes)
-        out.bound = _lagrangian(problem, value, excess, objective)
+        out.bound = _lagrangian(problem, f, value, excess, objective)
     if out.bound is not None and not math.isfinite(out.bound):
         out.bound = None
     return lp_cols

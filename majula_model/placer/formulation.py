@@ -52,6 +52,20 @@ Objectives
     cover            min sum_t w_t sum_g y[t,g]           (1), (2), (8); no s, no a (``scale.py`` proves
                                                           max_scale optima with it: A_m = a' d_m)
 
+Scaling (why: solver tolerances are absolute, about 1e-6; a row of demand 1e-5 rps, or a cost of 1e-7 per GPU,
+sits inside them, and the solver calls 0 GPUs or a costlier plan "optimal")
+    Every model's rows are divided by a reference rate R_m (1 for a retired model): d_m under min_gpus;
+    min(d_m, M_m) under max_throughput, with M_m the most the whole pool could give the model alone
+    (``most_capacity``), so a pool far too small for the demand still reads ~1; d_m a_max under max_scale (a_max =
+    min_m M_m / d_m bounds the factor, so a / a_max is in [0, 1]); A_m in the cover problem. s[m] is then in units
+    of R_m and a column of rate c enters model m's rows with ``min(c / R_m, (1 + h) min(d_m, M_m) / R_m)`` (1
+    under max_scale and cover): exact for integer plans, since no model is served beyond min(d_m, M_m) (a / a_max
+    never exceeds 1), so capacity beyond that in one column is never needed; it also keeps a fractional 1e-6 of an
+    instance from "serving" a small demand. Column generation's masters leave the pattern columns unclipped
+    (pricing rates them so; the LP is then a weaker, still valid, relaxation); the final ILP clips them too. Costs
+    are divided by the largest pool cost; max_throughput's objective by sum_m min(d_m, M_m).
+    ``Formulation.unscale`` turns the solver's value and bound back into the caller's units.
+
 With ``policy.max_models_per_instance`` = 1 there are no patterns and the ILP is exactly the unshared one.
 Otherwise ``colgen`` generates the patterns Q (column generation, exact pricing in ``pricing``) and the ILP is
 solved over them; one model per instance (x) is always among the columns, so sharing is used only where it
@@ -60,6 +74,7 @@ saves GPUs or adds throughput.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -141,19 +156,40 @@ class Formulation:
     patterns: dict[str, Pattern] = field(default_factory=dict)
     headroom: float = 0.0
     """policy.headroom: capacity covers (1 + headroom) x the served rate, row (3)."""
+    demand: dict[str, float] = field(default_factory=dict)
+    """d_m, requests/s (scaled by the demand factor)."""
+    ref: dict[str, float] = field(default_factory=dict)
+    """R_m: the rate model m's rows are divided by (see Scaling); s[m] is in units of R_m."""
+    clip: dict[str, float] = field(default_factory=dict)
+    """Per model, the largest coefficient a column gets in its rows (see Scaling)."""
+    clip_patterns: bool = True
+    """Whether z columns are clipped too (not in column generation's masters: pricing rates them unclipped)."""
+    cost_scale: float = 1.0
+    """GPU costs are divided by this (the largest pool cost)."""
+    obj_scale: float = 1.0
+    """The objective in the caller's units = the solver's objective x obj_scale."""
 
     def cost_expr(self) -> pulp.LpAffineExpression:
-        """Total cost of the GPUs used (the min_gpus objective, and phase 2 of the others)."""
-        cost = {p.gpu.type: p.cost for p in self.pools}
+        """Total cost of the GPUs used, in units of ``cost_scale`` (the min_gpus objective, and phase 2)."""
+        cost = {p.gpu.type: p.cost / self.cost_scale for p in self.pools}
         return pulp.lpSum(cost[t] * v for (t, _), v in self.y.items())
 
     def primary_expr(self) -> pulp.LpAffineExpression:
-        """The objective's own expression (before any lexicographic phase)."""
-        if self.objective == "max_throughput":
-            return pulp.lpSum(self.s.values())
+        """The objective's own expression (before any lexicographic phase), in units of ``obj_scale``."""
+        if self.objective == "max_throughput":  # sum_m s_m in requests/s = sum_m R_m s[m]
+            return pulp.lpSum((self.ref[m] / self.obj_scale) * v for m, v in self.s.items() if self.demand[m] > 0)
         if self.objective == "max_scale":
             return pulp.LpAffineExpression(self.a)
         return self.cost_expr()
+
+    def unscale(self, value: float | None) -> float | None:
+        """A solver objective value (or bound) in the caller's units."""
+        return None if value is None else value * self.obj_scale
+
+    def coefficient(self, m: str, rate_rps: float, pattern: bool = False) -> float:
+        """A column's coefficient in model m's rows: its rate over R_m, clipped (see Scaling)."""
+        c = rate_rps / self.ref[m]
+        return c if pattern and not self.clip_patterns else min(c, self.clip[m])
 
 
 def unique_labels(names: list[str]) -> dict[str, str]:
@@ -184,7 +220,7 @@ def _add_variables(f: Formulation, demand: dict[str, float]) -> None:
     for m in demand:
         f.s[m] = f.prob.add_variable(f"s_{f.label[m]}", 0, None)
     if f.objective == "max_scale":
-        f.a = f.prob.add_variable("a", 0, None)
+        f.a = f.prob.add_variable("a", 0, 1)  # a / a_max
 
 
 def _add_patterns(f: Formulation, patterns: list[Pattern]) -> None:
@@ -202,18 +238,19 @@ def _pattern_terms(f: Formulation, gpu: str, profile: str) -> list:
 
 
 def _by_model(f: Formulation) -> dict[str, list[tuple[float, pulp.LpVariable]]]:
-    """(capacity, variable) of every column that serves each model, x and z (built once per formulation)."""
+    """(scaled coefficient, variable) of every column that serves each model, x and z (built once per
+    formulation; ``Formulation.coefficient``)."""
     out: dict[str, list[tuple[float, pulp.LpVariable]]] = {}
     for k, v in f.x.items():
-        out.setdefault(k[0], []).append((f.table[k].capacity_rps, v))
+        out.setdefault(k[0], []).append((f.coefficient(k[0], f.table[k].capacity_rps), v))
     for n, v in f.z.items():
         for r in f.patterns[n].runs:
-            out.setdefault(r.model, []).append((r.capacity_rps, v))
+            out.setdefault(r.model, []).append((f.coefficient(r.model, r.capacity_rps, pattern=True), v))
     return out
 
 
 def capacity_expr(f: Formulation, m: str, columns: dict | None = None) -> pulp.LpAffineExpression:
-    """cap_m: capacity of model m's instances, unshared (x) and in shared patterns (z)."""
+    """cap_m / R_m: capacity of model m's instances, unshared (x) and in shared patterns (z), scaled."""
     return pulp.lpSum(c * v for c, v in (columns if columns is not None else _by_model(f)).get(m, []))
 
 
@@ -234,37 +271,81 @@ def _add_model_constraints(f: Formulation, demand: dict[str, float], present: bo
     columns = _by_model(f)
     for m, d in demand.items():
         cap = capacity_expr(f, m, columns)
+        share = d / f.ref[m]  # 1, or 0 for a retired model (max_scale: 1 / a_max; max_throughput: >= 1)
         f.prob += (1 + f.headroom) * f.s[m] <= cap, f"capacity_{f.label[m]}"  # (3)
         if f.objective != "max_scale":
-            f.prob += f.s[m] <= d, f"demand_{f.label[m]}"  # (4)
+            f.prob += f.s[m] <= share, f"demand_{f.label[m]}"  # (4)
         if f.objective == "min_gpus":
-            f.prob += f.s[m] + (short[m] if short else 0) >= d, f"serve_{f.label[m]}"  # (5)
-        if f.objective == "max_scale":
-            f.prob += cap >= d * f.a, f"scale_{f.label[m]}"  # (6)
+            f.prob += f.s[m] + (short[m] if short else 0) >= share, f"serve_{f.label[m]}"  # (5)
+        if f.objective == "max_scale" and d > 0:
+            f.prob += cap >= f.a, f"scale_{f.label[m]}"  # (6)
         if present and f.objective in ("min_gpus", "max_throughput"):
             inside = [v for _, v in columns.get(m, [])]
-            f.prob += f.s[m] - d * pulp.lpSum(inside) <= 0, f"present_{f.label[m]}"  # (9)
+            # s[m] <= cap_m / (1 + h) <= sum of its columns (each clipped to 1 + h), so 1 is valid as d_m / R_m is
+            f.prob += f.s[m] - min(share, 1.0) * pulp.lpSum(inside) <= 0, f"present_{f.label[m]}"  # (9)
+
+
+def most_capacity(pools: list[Pool], table: dict[Key, Capacity], patterns: list[Pattern], models: list[str]
+                  ) -> dict[str, float]:
+    """Per model, an upper bound on the capacity the whole pool could give it alone: per GPU the best geometry
+    filled with the model's best column of each profile (x, or its rate in any pattern)."""
+    best: dict[tuple[str, str, str], float] = {}
+    for (m, t, p), c in table.items():
+        best[(m, t, p)] = max(best.get((m, t, p), 0.0), c.capacity_rps)
+    for pat in patterns:
+        for r in pat.runs:
+            k = (r.model, pat.gpu, pat.profile)
+            best[k] = max(best.get(k, 0.0), r.capacity_rps)
+    return {m: math.fsum(pool.count * max((math.fsum(best.get((m, pool.gpu.type, p), 0.0) for p in g)
+                                           for g in pool.geometries), default=0.0) for pool in pools)
+            for m in models}
+
+
+def _scaling(f: Formulation, objective: str, demand: dict[str, float], patterns: list[Pattern]) -> None:
+    """Set R_m, the clips, and the cost and objective scales of the module docstring's Scaling."""
+    f.demand = dict(demand)
+    f.cost_scale = max((p.cost for p in f.pools), default=1.0)
+    most = most_capacity(f.pools, f.table, list(patterns), list(demand))
+    if objective == "max_scale":
+        factors = [most[m] / d for m, d in demand.items() if d > 0]
+        a_max = min(factors, default=1.0)
+        a_max = a_max if 0 < a_max < float("inf") else 1.0
+        f.obj_scale = a_max
+        f.ref = {m: d * a_max if d > 0 else 1.0 for m, d in demand.items()}
+        f.clip = {m: 1.0 for m in demand}
+        return
+    if objective == "min_gpus":
+        f.ref = {m: d if d > 0 else 1.0 for m, d in demand.items()}
+        f.obj_scale = f.cost_scale
+    else:  # max_throughput: what the pool can serve of each model, so a pool far too small still reads ~1
+        reach = {m: min(d, most[m]) for m, d in demand.items()}
+        f.ref = {m: r if r > 0 else 1.0 for m, r in reach.items()}
+        f.obj_scale = math.fsum(reach.values()) or 1.0
+    f.clip = {m: (1.0 + f.headroom) if d > 0 else 0.0 for m, d in demand.items()}  # min(d_m, M_m) / R_m = 1
 
 
 def build(problem: Problem, objective: str, table: dict[Key, Capacity], pools: list[Pool] | None = None,
           demand_factor: float = 1.0, patterns: list[Pattern] = (), present: bool = False,
-          elastic: bool = False) -> Formulation:
+          elastic: bool = False, clip_patterns: bool = True) -> Formulation:
     """The ILP of the module docstring for ``problem`` (demand scaled by ``demand_factor``), with the shared
     ``patterns`` as columns and, where ``present``, the rows (9). ``elastic`` (min_gpus, for column generation):
-    (5) becomes ``s[m] + u[m] >= d_m`` with a shortfall ``u[m]`` priced far above any GPU, so the LP is feasible
-    before the patterns that make it so exist, and its value stays a lower bound of the real one."""
+    (5) becomes ``s[m] + u[m] >= 1`` with a shortfall ``u[m]`` priced far above any GPU, so the LP is feasible
+    before the patterns that make it so exist, and its value stays a lower bound of the real one.
+    ``clip_patterns=False`` (column generation's masters) leaves the z coefficients unclipped, as pricing rates
+    them."""
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective '{objective}' (known: {', '.join(OBJECTIVES)})")
     pools = build_pools(problem, table) if pools is None else pools
     sense = pulp.LpMinimize if objective == "min_gpus" else pulp.LpMaximize
     f = Formulation(pulp.LpProblem(f"majula_{safe(problem.instance.name)}_{objective}", sense), objective, pools,
-                    table, headroom=problem.instance.policy.headroom)
+                    table, headroom=problem.instance.policy.headroom, clip_patterns=clip_patterns)
     demand = {m.name: m.demand_rps * demand_factor for m in problem.instance.models}
+    _scaling(f, objective, demand, list(patterns))
     _add_variables(f, demand)
     _add_patterns(f, list(patterns))
     short = {}
     if elastic and objective == "min_gpus":
-        price = 100.0 * sum(p.cost * p.count for p in pools) / min([d for d in demand.values() if d > 0] or [1.0])
+        price = 100.0 * sum(p.cost / f.cost_scale * p.count for p in pools)
         short = {m: f.prob.add_variable(f"u_{f.label[m]}", 0, None) for m in demand}
         f.prob += f.primary_expr() + pulp.lpSum(price * u for u in short.values())
     else:
@@ -282,6 +363,10 @@ def build_cover(problem: Problem, table: dict[Key, Capacity], targets: dict[str,
     f = Formulation(pulp.LpProblem(f"majula_{safe(problem.instance.name)}_cover", pulp.LpMinimize), "min_gpus",
                     pools, table)
     demand = {m.name: m.demand_rps for m in problem.instance.models}
+    f.demand = dict(demand)
+    f.cost_scale = f.obj_scale = max((p.cost for p in pools), default=1.0)
+    f.ref = {m: targets[m] if targets[m] > 0 else 1.0 for m in demand}
+    f.clip = {m: 1.0 for m in demand}
     f.label = unique_labels(list(demand))
     for pool in f.pools:
         for g in pool.geometries:
@@ -297,7 +382,8 @@ def build_cover(problem: Problem, table: dict[Key, Capacity], targets: dict[str,
     columns = _by_model(f)
     for m in demand:
         cap = capacity_expr(f, m, columns)
-        f.prob += cap >= targets[m], f"cover_{f.label[m]}"  # (8)
+        if targets[m] > 0:
+            f.prob += cap >= 1, f"cover_{f.label[m]}"  # (8), over A_m
     return f
 
 
@@ -306,7 +392,8 @@ def lexicographic(f: Formulation, value: float) -> None:
 
     Why: the first objective is indifferent to idle GPUs; a plan should not light up GPUs it does not need.
     """
-    slack = 1e-7 * max(1.0, abs(value))
-    f.prob += f.primary_expr() >= value - slack, "keep_objective"  # (7)
+    scaled = value / f.obj_scale
+    slack = 1e-7 * max(1.0, abs(scaled))
+    f.prob += f.primary_expr() >= scaled - slack, "keep_objective"  # (7)
     f.prob.sense = pulp.LpMinimize
     f.prob.setObjective(f.cost_expr())

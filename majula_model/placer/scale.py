@@ -35,9 +35,8 @@ import time
 from ..perf.capacity import Capacity, Key
 from ..problem.loading import Problem
 from .formulation import Formulation, Pool, build, build_cover
-from .backends import backend
 from .patterns import Pattern
-from .solver import PHASE2_SECONDS, Outcome, counts, pattern_counts, run_once, solve_formulation
+from .solver import PHASE2_SECONDS, Outcome, counts, pattern_counts, relax, run_once, solve_formulation
 
 INCUMBENT_SECONDS = 1.0
 """Time the max_scale ILP gets before the cover proof takes over (it is often proven within it)."""
@@ -75,7 +74,7 @@ def _left(deadline: float | None) -> float | None:
 
 def _relaxation(f: Formulation, solver: str, left: float | None) -> float | None:
     """The max_scale LP relaxation's value: where the bisection starts looking (not used as a proof)."""
-    return None if f.a is None else backend(solver).relax(f.prob, left)
+    return None if f.a is None else relax(f, solver, left)
 
 
 def _cover(problem: Problem, table: dict[Key, Capacity], pools: list[Pool], a: float,

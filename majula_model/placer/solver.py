@@ -39,9 +39,15 @@ class Outcome:
 
 def run_once(f: Formulation, solver_name: str, time_limit: float | None, highs_options: dict | None = None
              ) -> RunResult:
-    """One solver run of ``f``: status, objective value and dual bound (``highs_options``: extra HiGHS options,
-    ignored by CBC)."""
-    return backend(solver_name).run(f.prob, time_limit, highs_options)
+    """One solver run of ``f``: status, objective value and dual bound in the caller's units (``highs_options``:
+    extra HiGHS options, ignored by CBC)."""
+    run = backend(solver_name).run(f.prob, time_limit, highs_options)
+    return RunResult(run.status, f.unscale(run.value), f.unscale(run.bound))
+
+
+def relax(f: Formulation, solver_name: str, time_limit: float | None) -> float | None:
+    """The LP relaxation's optimal value of ``f`` in the caller's units (None when the solver gave none)."""
+    return f.unscale(backend(solver_name).relax(f.prob, time_limit))
 
 
 def counts(f: Formulation) -> tuple[dict, dict]:

@@ -23,14 +23,19 @@ from .placements_ref import check_gpu
 REL = 1e-6
 
 
+FLOOR = 1e-300
+"""Absolute floor of the tolerances: relative to the numbers themselves at every scale (a demand of 1e-7 rps
+served 0 is a miss, not a rounding), so the checker holds for demands and costs far from 1 (issue 11)."""
+
+
 def close(a: float, b: float, rel: float = REL) -> bool:
-    """Equal within a relative tolerance (absolute near zero)."""
-    return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
+    """Equal within a relative tolerance of the larger of the two."""
+    return abs(a - b) <= rel * max(FLOOR, abs(a), abs(b))
 
 
 def at_most(a: float, b: float, rel: float = REL) -> bool:
-    """a <= b up to the tolerance."""
-    return a <= b + rel * max(1.0, abs(b))
+    """a <= b up to the tolerance, relative to the larger of the two."""
+    return a <= b + rel * max(FLOOR, abs(a), abs(b))
 
 
 def _check_run(problem: Problem, gpu_type: str, profile: str, run) -> None:
