@@ -124,12 +124,38 @@ def solve(problem: Problem, objective: str | None = None, *, time_limit: float |
     plan = make_plan(problem, table, gpus, obj, status=out.status, solver=out.solver, seconds=out.seconds,
                      bound=None if generated else out.bound)
     if generated:
-        return _against_pattern_bound(problem, plan, gen)
+        return _audit(problem, _against_pattern_bound(problem, plan, gen), out)
     if plan.status == "optimal" and out.bound is not None and out.bound > plan.objective.value:
         # a max_scale proof by cover ILP: the optimum is below a0 (1 + step), not exactly a0; say so
         plan = plan.model_copy(update={"objective": plan.objective.model_copy(update={"bound": out.bound}),
                                        "gap": relative_gap(plan.objective.value, out.bound)})
-    return plan
+    return _audit(problem, plan, out)
+
+
+def _audit(problem: Problem, plan: Plan, out) -> Plan:
+    """The solver's claims checked against the plan decoded from its counts (never trusted on their own):
+    a min_gpus plan serves every demand, else it is an ``error``; the decoded value equals the solver's, else
+    the plan is ``feasible`` against the solver's bound; a least-cost tie-break not proven is said in ``notes``."""
+    notes = list(plan.notes)
+    kind, value = plan.objective.kind, plan.objective.value
+    if kind == "min_gpus":
+        short = [m.name for m in plan.models if m.served_rps < m.demand_rps * (1 - 1e-9)]
+        if short:
+            bad = empty_plan(problem, kind, status="error", solver=plan.solver, seconds=plan.solve_seconds,
+                             bound=plan.objective.bound)
+            return bad.model_copy(update={"notes": (f"the solver's counts leave {', '.join(short)} short of "
+                                                    "demand when decoded: no plan is claimed",)})
+    if plan.status == "optimal" and out.value is not None and not proven(value, out.value):
+        notes.append(f"the solver's objective {out.value:.9g} disagrees with the decoded plan's {value:.9g}: "
+                     "not called optimal")
+        plan = plan.model_copy(update={"status": "feasible", "gap": relative_gap(value, out.bound),
+                                       "objective": plan.objective.model_copy(update={"bound": out.bound})})
+    if out.tie_break == "incumbent":
+        notes.append("least cost at the optimal value: the best found within its time, not proven least")
+    elif out.tie_break == "not applied":
+        notes.append("least cost at the optimal value: not applied (no solution within its time); the plan may "
+                     "use more GPUs than needed")
+    return plan.model_copy(update={"notes": tuple(notes)}) if notes != list(plan.notes) else plan
 
 
 def _proven_beyond(problem: Problem, gen: Generated) -> bool:

@@ -31,6 +31,10 @@ class Outcome:
     x: dict = field(default_factory=dict)
     z: dict = field(default_factory=dict)
     """Instances per shared pattern name (``Formulation.patterns``)."""
+    tie_break: str | None = None
+    """Phase 2 of a maximising objective (least cost at the optimal value): "proven" (least cost proven),
+    "incumbent" (the best found within its time: the value stays optimal, the cost may not be least), "not
+    applied" (no solution within its time: phase 1's GPUs are kept); None where there is no phase 2."""
 
     def has_solution(self) -> bool:
         """True when there are counts to decode (a proven optimum or a feasible incumbent)."""
@@ -78,7 +82,9 @@ def solve_formulation(f: Formulation, solver_name: str = "highs", time_limit: fl
         if time_limit is not None:
             left = max(0.05, min(left, time_limit - spent))
         lexicographic(f, first.value)
-        if run_once(f, solver_name, left).has_solution():
+        second = run_once(f, solver_name, left)  # (a CBC warm start from phase 1's plan was tried: it kept 512 GPUs)
+        out.tie_break = {"optimal": "proven", "feasible": "incumbent"}.get(second.status, "not applied")
+        if second.has_solution():
             out.y, out.x = counts(f)
             out.z = pattern_counts(f)
     out.seconds = time.perf_counter() - t0
