@@ -263,6 +263,15 @@ class Plan(BaseModel):
     solve_seconds: float = Field(ge=0, description="Wall time of the solve.")
     gpus: tuple[PlanGpu, ...] = Field(description="Used GPUs; unused ones are left out.")
     models: tuple[PlanModel, ...] = Field(description="Per-model totals.")
+    notes: tuple[str, ...] = Field((), description="What the plan's numbers do not show, in words: e.g. a "
+                                   "least-cost tie-break not proven within its time. Written only when there are some.")
+
+    @model_serializer(mode="wrap")
+    def _without_empty_notes(self, handler):
+        out = handler(self)
+        if isinstance(out, dict) and not out.get("notes"):
+            out.pop("notes", None)
+        return out
 
 
 SCHEMAS: dict[str, type[BaseModel]] = {"instance": Instance, "plan": Plan, "calibration": CalibrationFile}
