@@ -76,13 +76,21 @@ def _unbounded_gpus(problem: Problem, table: dict[Key, Capacity], solver: str) -
 
 def _beyond_pool(problem: Problem, table: dict[Key, Capacity], solver: str) -> Infeasible:
     scale, status = best_scale(problem, table, solver, EXPLAIN_SECONDS)
-    pool = sum(g.count for g in problem.instance.gpus)
+    cat = problem.catalog
+    usable = {k[1] for k in table}
+    pools = [(cat.get(g.type).type, g.count) for g in problem.instance.gpus]
+    have = ", ".join(f"{n} {t}" for t, n in pools if t in usable) or "no GPU any model can use"
+    idle = [f"{n} {t}" for t, n in pools if t not in usable]
+    pool = sum(n for t, n in pools if t in usable)
     what = "at most" if status == "optimal" else "at least (time limit hit)"
-    reasons = [f"demand beyond the pool: {pool} GPU(s) serve {what} {scale:.4g} x every model's demand "
+    reasons = [f"demand beyond the pool: {have} serve {what} {scale:.4g} x every model's demand "
                f"(best max_scale factor)" if scale is not None else "demand beyond the pool"]
+    if idle:
+        reasons.append(f"{', '.join(idle)} serve no model: no SLO-feasible point on them (measured, or predicted "
+                       "where policy.use_predictions allows)")
     need = _unbounded_gpus(problem, table, solver)
     if need is not None:
-        reasons.append(f"min_gpus needs {need} GPU(s) to serve every demand; the pool has {pool}")
+        reasons.append(f"min_gpus needs {need} GPU(s) to serve every demand; the usable pool has {pool} ({have})")
     return Infeasible(reasons)
 
 
