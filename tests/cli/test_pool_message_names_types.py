@@ -18,4 +18,4 @@ def test_pool_of_usable_and_unusable_types_is_named_by_type(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "3 A30-24GB serve at most" in err
     assert "10 H100-SXM5-80GB serve no model" in err
-    assert "min_gpus needs 4 GPU(s)" in err and "the usable pool has 3 (3 A30-24GB)" in err
+    assert "min_gpus needs 10 GPU(s)" in err and "the usable pool has 3 (3 A30-24GB)" in err
