@@ -269,6 +269,8 @@ def run(cfg: RunConfig, *, catalog: Catalog | None = None, nvml: Any = None, lau
         meta = build_meta(cfg.settings, planned.targets, planned.inventory, planned.method, events, planned.skipped)
         doc = parse(CalibrationFile, {"measurements": records, "meta": meta}, str(cfg.out))
         cfg.out.parent.mkdir(parents=True, exist_ok=True)
-        cfg.out.write_text(doc.model_dump_json(indent=1, exclude_none=True) + "\n")
+        from majula_model.outputs.files import write_output  # atomic: a crash never leaves half a file
+
+        write_output(cfg.out, doc.model_dump_json(indent=1, exclude_none=True) + "\n", "--out")
         sidecar_path(cfg.out).unlink()
     return doc

@@ -58,12 +58,11 @@ class Imported:
 
 
 def _read(path: str | Path) -> list[str]:
-    try:
-        return Path(path).read_text().splitlines()
-    except FileNotFoundError:
-        raise InputError("file not found", file=str(path)) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not a file", file=str(path)) from None
+    """The file's lines, read as every user input is (``jsonfile.read_text``: regular files only, bounded size,
+    clear errors for a missing file, a directory, a FIFO or /dev/zero)."""
+    from ..jsonfile import read_text
+
+    return read_text(path).splitlines()
 
 
 def listed_names(lines: list[str]) -> dict[int, str]:

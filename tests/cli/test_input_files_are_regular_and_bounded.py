@@ -117,3 +117,15 @@ def test_missing_trace_names_the_file(tmp_path):
 def test_a_regular_file_still_reads(tmp_path):
     assert read_json(_write(tmp_path, _mutate("name", "ok")))["name"] == "ok"
     assert json.loads(jsonfile.open_text(_write(tmp_path, "[1]", "x.json")).read()) == [1]
+
+
+@needs_fifo
+@pytest.mark.parametrize("which", [0, 1])
+def test_nvidia_smi_outputs_are_read_as_every_input(capsys, tmp_path, which):
+    """``gpus --from-nvidia-smi LGIP LGIPP`` reads through the same checked reader: a FIFO is refused, not
+    waited on."""
+    paths = [tmp_path / "lgip.txt", tmp_path / "lgipp.txt"]
+    paths[1 - which].write_text("")
+    os.mkfifo(paths[which])
+    code, _, err = cli(capsys, "gpus", "--from-nvidia-smi", *paths)
+    assert code == 2 and f"{paths[which]}: is a FIFO" in err, err
