@@ -17,8 +17,11 @@ needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is 
                                       reason="plot extras not installed: pip install -e '.[plot]'")
 """Marks a test that draws a plot (the `plot` extra); it is skipped, not failed, where matplotlib is absent."""
 
-settings.register_profile("ci", max_examples=40, deadline=None)
-settings.load_profile("ci")
+settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True)
+settings.register_profile("explore", max_examples=40, deadline=None)
+settings.load_profile(os.environ.get("MAJULA_HYPOTHESIS", "ci"))
+"""The suite is derandomized (the same examples every run, so CI lands or fails for a reason);
+``MAJULA_HYPOTHESIS=explore`` draws fresh examples, the way to hunt for new defects."""
 
 
 @pytest.fixture(scope="session")
