@@ -1,8 +1,12 @@
 """``majula predict CALIBRATION --model M --gpu T --profile P --batch 1,2,4 [--processes K] [--json]``.
 
 Latency and throughput of a model at given batch sizes, each labelled by where it comes from: ``measured``,
-``interpolated`` (between measured batches of the same profile), ``predicted`` (fitted curve elsewhere) or
-``prior`` (analytic prior, for a GPU type the model was never measured on). docs/cli.md (CLI contract).
+``interpolated`` (between measured batches of the same profile), ``predicted`` (fitted curve elsewhere),
+``transferred`` (a GPU type the model was never measured on: its curve on a measured type carried over by the
+catalog's specifications, with a note on stderr saying from where and how far such predictions were off where
+they could be checked) or ``prior`` (analytic prior, where nothing can be transferred). A point recorded twice
+with different numbers is answered with its conservative values, with a note (``loading.merge_duplicates``).
+docs/cli.md (CLI contract).
 
 ``--with MODEL:BATCH`` (repeatable) asks for the latency next to those co-runners in the same instance (MPS):
 ``colocated-measured`` where exactly that was measured, else ``colocated-predicted`` by the interference model
@@ -16,7 +20,6 @@ import json
 import sys
 
 from ..errors import InputError
-from .importers import check_records
 from .lists import numbers
 
 
@@ -57,11 +60,18 @@ def colocated_rows(cal, args: argparse.Namespace, batches: list[int], others: li
 
 def run(args: argparse.Namespace) -> int:
     # imported here, not at the top: every command registers this module (see cli/__init__.py)
-    from ..perf.prediction import predict
-    from ..problem.loading import load_calibration
+    from ..perf.prediction import predict, unmeasured_note
+    from ..problem.loading import is_prior, load_calibration, merge_duplicates, merge_notes
+    from ..problem.problem import SourcedRecord
+    from ..problem.validation import check_records
 
     cal = load_calibration(args.calibration)
-    check_records(cal, args.cat, args.calibration, fields=True)
+    sourced = [SourcedRecord(r, str(args.calibration), f"measurements[{i}]") for i, r in enumerate(cal.measurements)]
+    check_records(sourced, args.cat)
+    merged = merge_duplicates(sourced, args.cat, {str(args.calibration)} if is_prior(cal) else set())
+    cal = cal.model_copy(update={"measurements": tuple(s.record for s in merged)})
+    for note in merge_notes(merged):
+        print(f"majula: note: {note}", file=sys.stderr)
     batches = parse_batches(args.batch)
     others = parse_with(args.with_)
     if args.processes < 1:
@@ -73,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
                 predict(cal, args.model, args.gpu, args.profile, batches, args.processes, args.cat))
     except InputError as e:
         raise InputError(e.reason, file=args.calibration, field=e.field) from None
+    if not others and any(r["source"] in ("transferred", "prior") for r in rows):
+        if note := unmeasured_note(cal, args.model, args.gpu, args.cat):
+            print(f"majula: note: {note}", file=sys.stderr)
     measured = [r.batch for r in cal.measurements if r.model == args.model]
     far = [r["batch"] for r in rows if "measured" not in r["source"] and measured
            and not min(measured) / 2 <= r["batch"] <= 2 * max(measured)]

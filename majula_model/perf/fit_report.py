@@ -5,7 +5,11 @@ the honest figure is the error on points the fit never saw. Per model and GPU ty
 
 - leave-one-batch-out (LOBO): for each batch size, fit without every point at that batch, predict them;
 - leave-one-profile-out (LOPO): for each profile, fit without it, predict all its points;
-- prior: the analytic prior's error on every point (it is not fitted per model).
+- prior: the analytic prior's error on every point (it is not fitted per model);
+- across sizes (``across_sizes``): fit on the smaller half of the profile sizes and predict the larger ones, then
+  the other way: the check of a transfer to an unmeasured GPU type by its specifications (``sources``, rule 4),
+  as far as one GPU type can check it (other SM counts and bandwidth shares, not another architecture); and
+  the scaled analytic prior on the same split (``prior_across_sizes``), the fallback's check.
 
 Held out means held out from the model under test: the other models' measurements on the GPU type stay, as they
 would in a calibration file, and the predictions use them (``peers``: cross-model correction). Each held-out
@@ -111,14 +115,66 @@ def from_extreme_profiles(records: list[MeasurementRecord], gpu,
     return HeldOut(np.abs(pred / lat - 1), lat, tuple(labels)), HeldOut(np.abs(base / lat - 1), lat, tuple(labels))
 
 
-def _prior_errors(records: list[MeasurementRecord], gpu) -> HeldOut | None:
+def _size_halves(records: list[MeasurementRecord], gpu) -> tuple[Grid, list[np.ndarray]] | None:
+    """The grid and two masks: records on the smaller half of the distinct profile sizes (SMs, memory share),
+    and the rest. None with a single size: nothing to extrapolate to."""
+    grid = Grid.of(records, gpu)
+    size = list(zip(grid.sms.tolist(), grid.mem_share.tolist()))
+    sizes = sorted(set(size))
+    if len(sizes) < 2:
+        return None
+    small = np.array([sz in set(sizes[:len(sizes) // 2]) for sz in size])
+    return grid, [small, ~small]
+
+
+def across_sizes(records: list[MeasurementRecord], gpu) -> HeldOut | None:
+    """Each point predicted by the curve fitted on the other half of the profile sizes only (no peers: an
+    unmeasured GPU type has none): how far a curve carried to other SM counts and bandwidth shares is off, the
+    part of a transfer by specifications that one GPU type's data can check. None with one profile size."""
+    halves = _size_halves(records, gpu)
+    if halves is None:
+        return None
+    grid, masks = halves
+    errors, labels = np.full(len(records), np.nan), ["transferred"] * len(records)
+    for train in masks:
+        fit = fit_curve([r for r, t in zip(records, train) if t], gpu)
+        pred, _ = corrected_latency(fit, grid.select(train), grid.select(~train))
+        errors[~train] = np.abs(pred / grid.latency_ms[~train] - 1)
+    return HeldOut(errors, grid.latency_ms, tuple(labels))
+
+
+def prior_across_sizes(records: list[MeasurementRecord], gpu) -> HeldOut | None:
+    """The analytic prior scaled by the model's median measured/prior ratio on one half of the profile sizes,
+    predicting the other half (as ``sources.prior_transfer`` scales it for an unmeasured GPU type). None with one
+    profile size, or where the prior cannot speak for the model."""
+    halves = _size_halves(records, gpu)
+    pred = _prior_latencies(records, gpu)
+    if halves is None or pred is None:
+        return None
+    _, masks = halves
+    lat = np.array([r.latency_ms for r in records])
+    ratio = lat / pred
+    errors = np.full(len(records), np.nan)
+    for train in masks:
+        errors[~train] = np.abs(float(np.median(ratio[train])) * pred[~train] / lat[~train] - 1)
+    return HeldOut(errors, lat, tuple("prior" for _ in records))
+
+
+def _prior_latencies(records: list[MeasurementRecord], gpu) -> np.ndarray | None:
+    """The analytic prior at every record (one model), or None where it cannot speak for the model."""
     from .prior import has_specs, load_costs, prior_latency
 
     costs, constants = load_costs()
     if records[0].model not in costs or not constants or not has_specs(gpu):
         return None
     cost = costs[records[0].model]
-    pred = np.array([float(prior_latency(cost, constants, gpu, r.profile, r.batch, r.processes)) for r in records])
+    return np.array([float(prior_latency(cost, constants, gpu, r.profile, r.batch, r.processes)) for r in records])
+
+
+def _prior_errors(records: list[MeasurementRecord], gpu) -> HeldOut | None:
+    pred = _prior_latencies(records, gpu)
+    if pred is None:
+        return None
     lat = np.array([r.latency_ms for r in records])
     return HeldOut(np.abs(pred / lat - 1), lat, tuple("prior" for _ in records))
 
@@ -148,6 +204,7 @@ def model_report(records: list[MeasurementRecord], gpu, peers: list[Residuals] =
     lobo, lobo_solo = held_out(records, gpu, "batch", peers)
     lopo, lopo_solo = held_out(records, gpu, "profile", peers)
     two, two_solo = from_extreme_profiles(records, gpu, peers) or (None, None)
+    sizes, prior_sizes = across_sizes(records, gpu), prior_across_sizes(records, gpu)
     fit: CurveFit = fit_curve(records, gpu)
     n_profiles = len({r.profile for r in records})
     return {"model": records[0].model, "gpu": gpu.type, "points": len(records),
@@ -156,8 +213,10 @@ def model_report(records: list[MeasurementRecord], gpu, peers: list[Residuals] =
             "lobo_solo": _section(lobo_solo), "lopo_solo": _section(lopo_solo) if n_profiles > 1 else None,
             "two_profiles": _section(two), "two_profiles_solo": _section(two_solo),
             "prior": _section(_prior_errors(records, gpu)),
+            "across_sizes": _section(sizes), "prior_across_sizes": _section(prior_sizes),
             "_held": {"lobo": lobo, "lopo": lopo, "lobo_solo": lobo_solo, "lopo_solo": lopo_solo,
-                      "two_profiles": two, "two_profiles_solo": two_solo}}
+                      "two_profiles": two, "two_profiles_solo": two_solo, "across_sizes": sizes,
+                      "prior_across_sizes": prior_sizes}}
 
 
 def pooled(reports: list[dict], kind: str, min_ms: float, label: str | None = None) -> ErrorStats:
@@ -177,7 +236,8 @@ def fit_report(records: list[MeasurementRecord], catalog: Catalog) -> dict:
                    if other[1] == key[1] and other != key] for key in by_group}
     reports = [model_report(recs, catalog.gpus[key[1]], peers[key]) for key, recs in by_group.items()]
     totals = {kind: {"all": asdict(pooled(reports, kind, 0.0)), "ge_10ms": asdict(pooled(reports, kind, COARSE_MS))}
-              for kind in ("lobo", "lopo", "lobo_solo", "lopo_solo", "two_profiles", "two_profiles_solo")}
+              for kind in ("lobo", "lopo", "lobo_solo", "lopo_solo", "two_profiles", "two_profiles_solo",
+                           "across_sizes", "prior_across_sizes")}
     totals["lobo"]["interpolated_ge_10ms"] = asdict(pooled(reports, "lobo", COARSE_MS, "interpolated"))
     totals["lobo"]["extrapolated_ge_10ms"] = asdict(pooled(reports, "lobo", COARSE_MS, "predicted"))
     prior = [model_prior for model_prior in (_prior_errors(r_list, catalog.gpus[g]) for (_, g), r_list in

@@ -13,9 +13,21 @@ keeps its label:
 2. a measurement on an emulated slice (record field ``emulated``): ``measured``, flagged emulated;
 3. the model's fitted curve on that GPU type (``curves``, ``peers``): ``interpolated`` between measured batches
    of the same profile and process count, ``predicted`` elsewhere;
-4. the prior: ``prior``. Records of prior calibration files (``loading.is_prior``: their records are the
-   analytic prior's predictions, not measurements) and, where the model has no record at all on the GPU type,
-   the analytic prior itself (``prior.py``), scaled by the model's measured/prior ratio on other GPU types.
+4. where the model has no record at all on the GPU type: its curve on a GPU type it was measured on, carried
+   over by the catalog's specifications (``transferred``; ``Known.transfer_source``, ``transferred_latency``): a
+   profile of the unmeasured type is asked of the measured type's curve as a profile with its SMs times the
+   per-SM FP32 ratio and its memory-slice share times the bandwidth ratio, and the curve is bent through the
+   measured profiles nearest to it (``curves.corrected_latency``);
+5. the prior: ``prior``. Records of prior calibration files (``loading.is_prior``: their records are the
+   analytic prior's predictions, not measurements) and, where the model has no record at all on the GPU type
+   and nothing to transfer (no measured GPU type with spec figures), the analytic prior itself (``prior.py``),
+   scaled by the model's measured/prior ratio on other GPU types.
+
+Why the transfer ranks above the analytic prior: on the ParvaGPU A100 data, a curve fitted on half of the profile
+sizes predicts the other half (1.5-7x the SMs, 2-8x the bandwidth share) within 9.0% MAPE (points >= 10 ms),
+where the prior scaled on the same points is off by 29.2%, and the curve is better for every one of the 11 models
+(``fit_report.across_sizes``; docs/performance-model.md, section 8). Between GPU architectures neither is
+checked: no public data covers two GPU types.
 
 How mixes are resolved (the cases the order alone does not settle):
 
@@ -36,6 +48,10 @@ How mixes are resolved (the cases the order alone does not settle):
   every point, and a prior point kept beside measured ones could set the capacity on a guess, as in the case
   above. Where only prior records exist, the curve fitted through them answers between and beyond them, still
   labelled ``prior`` (a smoothed prior is a prior), with no peer correction.
+- **A transfer speaks only for a (model, GPU type) with no record** (measured or prior-file), and only from
+  measurements: from the GPU type with the most real records of the model (else emulated ones; the value is
+  then flagged emulated), both types having the spec figures (``prior.has_specs``). It uses no peers: no other
+  model was measured on the unmeasured type either.
 - Colocated records are interference data, not solo latency, and never answer here.
 
 What differs between the two callers is only which points they ask about: ``predict`` answers any batch size
@@ -129,6 +145,26 @@ class Known:
             self._memo[(model, gpu)] = Evidence(real, emulated, prior)
         return self._memo[(model, gpu)]
 
+    def transfer_source(self, model: str, gpu: GpuType) -> str | None:
+        """The GPU type whose measurements of ``model`` are transferred to ``gpu`` (rule 4), or None: none when the
+        model has any record on ``gpu``, or no measured (real or emulated) GPU type with spec figures, or ``gpu``
+        lacks them. The type with the most real records wins (then emulated ones, then the name)."""
+        from .prior import has_specs
+
+        if ("transfer", model, gpu.type) not in self._memo:
+            found = None
+            if not self.evidence(model, gpu.type).fitted_on and has_specs(gpu):
+                cands = []
+                for m, other in self._solo():
+                    if m != model or other == gpu.type or not has_specs(self.catalog.gpus[other]):
+                        continue
+                    ev = self.evidence(m, other)
+                    if ev.real or ev.emulated:
+                        cands.append((-len(ev.real), -len(ev.emulated), other))
+                found = min(cands)[2] if cands else None
+            self._memo[("transfer", model, gpu.type)] = found
+        return self._memo[("transfer", model, gpu.type)]
+
     def _solo(self) -> dict[tuple[str, str], list[tuple[MeasurementRecord, bool]]]:
         """Solo records with their prior flag by (model, canonical GPU type), in record order; built once."""
         if "solo" not in self._memo:
@@ -189,6 +225,10 @@ def _estimate(known: Known, ev: Evidence, model: str, gpu: GpuType, profile: str
         peers = peers_on(known.measured, model, gpu, known.catalog) if ev.real else []
         lat, labels = curve_points(list(ev.fitted_on), gpu, profile, batches, processes, peers)
         return lat, (["prior"] * len(batches) if ev.prior else labels), ev.curve_emulated
+    if source := known.transfer_source(model, gpu):
+        src = known.evidence(model, source)
+        lat = transferred_latency(list(src.fitted_on), known.catalog.gpus[source], gpu, profile, batches, processes)
+        return lat, [TRANSFERRED] * len(batches), src.curve_emulated
     lat = prior_transfer(known.measured, model, gpu, profile, batches, processes, known.catalog)
     return lat, ["prior"] * len(batches), False
 
@@ -207,6 +247,40 @@ def curve_points(records: list[MeasurementRecord], gpu: GpuType, profile: str, b
     if not peers:
         return corrected_latency(fit, grid, query)
     return corrected_with_peers(fit, grid, query, list(peers), residuals(records, gpu))
+
+
+TRANSFERRED = "transferred"
+"""Label of a value carried over from another GPU type's measurements by the catalog's specifications."""
+
+
+def spec_ratios(source: GpuType, target: GpuType) -> tuple[float, float]:
+    """(per-SM FP32 speed, memory bandwidth) of ``target`` relative to ``source``, from the catalog's spec
+    figures (both must have them: ``prior.has_specs``)."""
+    speed = (target.fp32_tflops / target.sms) / (source.fp32_tflops / source.sms)
+    return speed, target.memory_bandwidth_gbps / source.memory_bandwidth_gbps
+
+
+def transferred_latency(records: list[MeasurementRecord], source: GpuType, target: GpuType, profile: str,
+                        batches: list[int], processes: int) -> np.ndarray:
+    """Latency on ``profile`` of ``target`` from the curve fitted on ``records`` (one model on ``source``).
+
+    The target profile is asked of the source curve as a profile of ``source`` with SMs = its SMs x the per-SM
+    FP32 ratio and memory share = its share x the bandwidth ratio (``spec_ratios``); the curve is then bent by the
+    residuals of the source's measured profiles at the same batch and processes, nearest in SMs
+    (``curves.corrected_latency``), so what the model showed on its nearest measured profile carries over. Why
+    SMs x speed rather than the work divided by the speed: the fitted SM exponent is below 1 (bigger slices are
+    used less efficiently), so counting a faster SM as more SMs gains less than its FP32 ratio; of the two
+    readings it is the slower one, the safe side for an SLO. Neither is checked against a second GPU type.
+    """
+    from .curves import Grid, corrected_latency, fit_curve, profile_memory_share, profile_sms
+
+    speed, bandwidth = spec_ratios(source, target)
+    n = len(batches)
+    query = Grid(np.array(batches, float), np.full(n, float(processes)),
+                 np.full(n, profile_sms(target, profile) * speed),
+                 np.full(n, profile_memory_share(target, profile) * bandwidth), np.full(n, np.nan))
+    lat, _ = corrected_latency(fit_curve(records, source), Grid.of(records, source), query)
+    return lat
 
 
 def prior_answers(model: str, gpu: GpuType) -> bool:
@@ -229,9 +303,10 @@ def prior_transfer(records: list[MeasurementRecord], model: str, gpu: GpuType, p
     from .prior import has_specs, load_costs, prior_latency
 
     if not prior_answers(model, gpu):
-        raise InputError(f"model '{model}' has no measurements on {gpu.type} and no analytic prior "
-                         "(the prior needs the model in majula_model/perf/model_costs.json and the GPU type's spec "
-                         "figures sms, fp32_tflops, memory_bandwidth_gbps)", field="model")
+        raise InputError(f"model '{model}' has no measurements on {gpu.type} and cannot be predicted there: a "
+                         "transfer needs its measurements on a GPU type with the spec figures sms, fp32_tflops and "
+                         "memory_bandwidth_gbps, and those figures for this type; the analytic prior needs the model "
+                         "in majula_model/perf/model_costs.json and the same figures", field="model")
     costs, constants = load_costs()
     ratios = []
     for r in records:

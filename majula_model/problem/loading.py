@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,7 +19,7 @@ from ..hardware.catalog import Catalog, default_catalog
 from ..errors import InputError, format_loc, validation_reason
 from ..jsonfile import MAX_JSON_DEPTH, loads, read_text, shown
 from ..jsonfile import read_json  # noqa: F401 - re-exported: callers read other JSON files with it
-from ..schema import CalibrationFile, Instance, Plan
+from ..schema import CalibrationFile, Instance, MeasurementRecord, Plan
 from .problem import Problem, SourcedRecord
 from .validation import check
 
@@ -123,13 +124,108 @@ def problem_from_instance(instance: Instance, file: str | None = None, catalog: 
     base = base_dir if base_dir is not None else (Path(file).parent if file else Path.cwd())
     recs = [SourcedRecord(r, file or "(instance)", f"measurements[{i}]") for i, r in enumerate(instance.measurements)]
     priors: list[str] = []
+    seen: dict[str, int] = {}
     for j, rel in enumerate(instance.calibration):
         path = base / rel
+        same = seen.setdefault(_real_path(path), j)
+        if same != j:  # read twice, every record would count twice (and conflict with itself under a rewrite)
+            raise InputError(f"the same calibration file as calibration[{same}] ({shown(path)})", file=file,
+                             field=f"calibration[{j}]")
         cal = _load_named_calibration(path, file, f"calibration[{j}]")
         recs += [SourcedRecord(r, str(path), f"measurements[{i}]") for i, r in enumerate(cal.measurements)]
         if is_prior(cal):
             priors.append(str(path))
-    return Problem(instance, file, catalog, tuple(recs), tuple(priors))
+    merged = merge_duplicates(recs, catalog, set(priors), strict=instance.policy.strict_measurements)
+    return Problem(instance, file, catalog, tuple(merged), tuple(priors))
+
+
+def _real_path(path: Path) -> str:
+    """The resolved real path (links and ``..`` followed), to tell two spellings of one file apart; the path as
+    written where it cannot be resolved (reading it will then say why)."""
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):
+        return str(path)
+
+
+@dataclass(frozen=True)
+class MergedRecord(SourcedRecord):
+    """A point measured more than once with different numbers: the conservative record kept (slower latency,
+    larger memory, lower throughput), with the records it was merged from, so ``notes`` can name both sources."""
+
+    others: tuple[SourcedRecord, ...] = ()
+
+
+def _point(r: MeasurementRecord, catalog: Catalog) -> tuple:
+    """What makes two records the same point: model, canonical GPU type, profile, batch, processes, the kind of
+    slice and the co-located peers (in any order)."""
+    gpu = catalog.resolve(r.gpu) or r.gpu
+    peers = tuple(sorted((c.model, c.batch) for c in r.colocated))
+    return r.model, gpu, r.profile, r.batch, r.processes, r.emulated, peers
+
+
+def _numbers(r: MeasurementRecord) -> tuple:
+    return r.latency_ms, r.p50_ms, r.p90_ms, r.throughput_rps, r.memory_gb
+
+
+def merge_duplicates(records: list[SourcedRecord], catalog: Catalog, prior_files: set[str] = frozenset(),
+                     strict: bool = False) -> list[SourcedRecord]:
+    """One record per point, in the order points first appear.
+
+    Why: two records of one point used to both reach the planner, which took the faster (40 ms and 4 ms: the
+    capacity came from 4 ms), and an inline 0.001 ms point silently beat a calibration file's 7 ms. Identical
+    numbers are one measurement listed twice: merged without a word. Different numbers are a conflict: the
+    conservative values are kept (the slower record, with the largest memory and the lowest throughput of the
+    group) as a ``MergedRecord`` that ``notes`` reports; with ``strict`` (``policy.strict_measurements``) the
+    conflict is an InputError naming both places. Records of prior files (analytic-prior predictions) are never
+    merged with measurements: the rule of ``perf/sources.py`` already puts measurements first.
+    """
+    groups: dict[tuple, list[SourcedRecord]] = {}
+    for s in records:
+        groups.setdefault(_point(s.record, catalog) + (s.file in prior_files,), []).append(s)
+    out: list[SourcedRecord] = []
+    for group in groups.values():
+        if len(group) == 1 or len({_numbers(g.record) for g in group}) == 1:
+            out.append(group[0])
+            continue
+        if strict:
+            first, later = group[0], next(g for g in group if _numbers(g.record) != _numbers(group[0].record))
+            raise InputError(f"this point was also measured at {shown(first.file)} {first.field} with other numbers "
+                             f"(latency_ms {later.record.latency_ms:g} here, {first.record.latency_ms:g} there); "
+                             f"policy.strict_measurements refuses conflicting measurements", file=later.file,
+                             field=later.field)
+        slow = max(group, key=lambda g: g.record.latency_ms)
+        mems = [g.record.memory_gb for g in group if g.record.memory_gb is not None]
+        rate = min(g.record.rate_rps for g in group)
+        update: dict = {}
+        if mems and max(mems) != slow.record.memory_gb:
+            update["memory_gb"] = max(mems)
+        if rate < slow.record.rate_rps:
+            update["throughput_rps"] = rate
+        rec = slow.record.model_copy(update=update) if update else slow.record
+        out.append(MergedRecord(rec, slow.file, slow.field, tuple(g for g in group if g is not slow)))
+    return out
+
+
+def merge_notes(records: tuple[SourcedRecord, ...] | list[SourcedRecord], shown_at_most: int = 3) -> list[str]:
+    """The note for conflicting duplicates merged by ``merge_duplicates``, naming both sources (file and field)
+    of the worst conflicts (largest latency ratio first); empty when there were none."""
+    merged = [s for s in records if isinstance(s, MergedRecord)]
+    if not merged:
+        return []
+
+    def ratio(s: MergedRecord) -> float:
+        return s.record.latency_ms / min(o.record.latency_ms for o in s.others)
+
+    parts = []
+    for s in sorted(merged, key=ratio, reverse=True)[:shown_at_most]:
+        r, o = s.record, min(s.others, key=lambda x: x.record.latency_ms)
+        parts.append(f"{r.model} {r.gpu} {r.profile} batch {r.batch} x{r.processes}: kept {r.latency_ms:g} ms "
+                     f"({shown(s.file)} {s.field}) over {o.record.latency_ms:g} ms ({shown(o.file)} {o.field})")
+    more = f"; and {len(merged) - shown_at_most} more" if len(merged) > shown_at_most else ""
+    return [f"{len(merged)} point(s) measured more than once with different numbers: kept the conservative values "
+            f"(slower latency, larger memory, lower throughput): " + "; ".join(parts) + more
+            + " (policy.strict_measurements: true refuses them)"]
 
 
 def _load_named_calibration(path: Path, file: str | None, field: str) -> CalibrationFile:
@@ -162,17 +258,21 @@ def is_prior(cal: CalibrationFile) -> bool:
 
 def notes(problem: Problem) -> list[str]:
     """What a reader of any result from this problem must know about its inputs (printed by validate, solve and
-    simulate): results built on prior predictions, pool GPU types no record covers, and what sharing rests on."""
+    simulate): results built on prior predictions, conflicting duplicate measurements and which value was kept,
+    pool GPU types no record covers, and what sharing rests on. What predictions for unmeasured GPU types rest on
+    is ``perf.prediction.unmeasured_notes`` (it needs the performance model)."""
     out = []
     if problem.prior_files:
         out.append("numbers come from analytic-prior predictions, NOT measurements ("
                    + ", ".join(os.path.normpath(f) for f in problem.prior_files) + "): use them to start, measure to plan")
+    out += merge_notes(problem.records)
     covered = {problem.catalog.resolve(r.gpu) for r in problem.measurements}
     for g in problem.instance.gpus:
         gpu = problem.catalog.resolve(g.type)
-        if gpu not in covered:
-            out.append(f"pool {g.type} ({g.count} GPUs) has no measurements of any model: plans will not use it "
-                       f"unless policy.use_predictions gives it analytic-prior points")
+        if gpu not in covered and not problem.instance.policy.use_predictions:  # else perf says what it rests on
+            out.append(f"pool {g.type} ({g.count} GPUs) has no measurements of any model: plans will not use it; "
+                       f"policy.use_predictions: true would plan it from predictions (other GPU types' measurements "
+                       f"transferred by the catalog's specifications, else the analytic prior)")
     pol = problem.instance.policy
     if pol.max_models_per_instance > 1 and "mps" in pol.sharing_modes:
         colocated = {problem.catalog.resolve(r.gpu) for r in problem.measurements if r.colocated}

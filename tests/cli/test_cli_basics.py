@@ -65,7 +65,7 @@ def test_validate_slo_unreachable_is_exit_1_with_best_latency(capsys, tmp_path):
 
 
 def test_validate_memory_too_small_is_infeasible(capsys, tmp_path):
-    doc = _mutate("measurements.0.memory_gb", 12.0)  # 1g.10gb has 10 GB
+    doc = _mutate("measurements.0.memory_gb", 10.5)  # 1g.10gb has 10 GB (10.5 passes the GiB-tolerant input check)
     code, _, err = run(capsys, "validate", str(_write(tmp_path, doc)))
     assert code == 1 and "cannot meet its SLO" in err
 

@@ -43,7 +43,6 @@ def test_predict_json_contract(capsys, cal_file):
 
 @pytest.mark.parametrize("args,needle", [
     (["--model", "x", "--gpu", "A100-SXM4-80GB", "--profile", "3g.40gb", "--batch", "1"], "model: no measurements"),
-    (["--model", "m", "--gpu", "H100-SXM5-80GB", "--profile", "3g.40gb", "--batch", "1"], "gpu: no measurements"),
     (["--model", "m", "--gpu", "B300", "--profile", "3g.40gb", "--batch", "1"], "unknown GPU type"),
     (["--model", "m", "--gpu", "A100-SXM4-80GB", "--profile", "9g", "--batch", "1"], "no profile"),
     (["--model", "m", "--gpu", "A100-SXM4-80GB", "--profile", "3g.40gb", "--batch", "1,x"], "--batch"),

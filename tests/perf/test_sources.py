@@ -123,10 +123,11 @@ def test_the_curve_beats_the_prior_at_one_key(tmp_path):
         assert {c.source for k, c in table.items() if k[0] == "vgg16"} == {"prior"}
         if use:
             assert at(all_points(p)[KEY_3G], 4)[0][1] == "interpolated"
-    # predict: a model measured on a GPU type never gets the prior there, only on a type it never ran on
+    # predict: a model measured on a GPU type never gets the prior there; on a type it never ran on, its
+    # measurements are transferred (rule 4), the prior only where nothing can be
     recs = real + [rec(model="vgg16", gpu=H100, batch=1, latency=4.0)]
     assert {r["source"] for r in predict(recs, "resnet50", A100, "7g.80gb", [1, 4, 64])} == {"predicted"}
-    assert {r["source"] for r in predict(recs, "resnet50", H100, "3g.40gb", [1, 4])} == {"prior"}
+    assert {r["source"] for r in predict(recs, "resnet50", H100, "3g.40gb", [1, 4])} == {"transferred"}
 
 
 def test_a_prior_file_is_prior_in_predict_and_in_the_planner(tmp_path):

@@ -72,7 +72,7 @@ def test_check_gpu_rejects_geometry_mismatch():
 def test_capacity_rules_by_hand():
     records = [
         rec("1g.6gb", 50.0, 900.0),                     # latency exactly 0.5 * 100: qualifies
-        rec("1g.6gb", 50.5, 5000.0),                    # over the budget
+        rec("1g.6gb", 50.5, 5000.0, batch=2),           # over the budget
         rec("2g.12gb", 10.0, None, batch=4, processes=2),  # derived: 2 * 4 * 1000 / 10 = 800
         rec("2g.12gb", 5.0, 3000.0, memory=12.5),        # does not fit 12 GB
         rec("2g.12gb", 5.0, 2000.0, processes=3),        # over max_processes

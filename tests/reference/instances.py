@@ -53,6 +53,11 @@ def synthetic(draw, max_gpus: int = 3, with_full: bool = False, objective: str =
         models.append((name, slo, float(draw(st.integers(20, 3000)))))
     cat = default_catalog()
     records = []
+
+    def key(r: schema.MeasurementRecord) -> tuple:
+        """The point a record measures (docs/data-format.md, "What is checked, and how duplicates are handled")."""
+        return r.model, cat.resolve(r.gpu), r.profile, r.batch, r.processes
+
     chosen = {t: draw(st.lists(st.sampled_from(SYNTH_PROFILES[t]), min_size=profiles[0],
                                 max_size=min(profiles[1], len(SYNTH_PROFILES[t])), unique=True)) for t in types}
     names = {t: draw(st.sampled_from([t, *cat.gpus[t].aliases])) for t in types}
@@ -61,17 +66,20 @@ def synthetic(draw, max_gpus: int = 3, with_full: bool = False, objective: str =
             for p in chosen[t] + ([FULL] if with_full and draw(st.booleans()) else []):
                 mem = cat.gpus[t].profile_memory_gb(p)
                 for _ in range(draw(st.integers(0, 3))):
-                    records.append(schema.MeasurementRecord(
+                    r = schema.MeasurementRecord(
                         model=name, gpu=names[t], profile=p, batch=draw(st.sampled_from([1, 2, 4, 8, 16])),
                         processes=draw(st.integers(1, 3)), latency_ms=draw(st.integers(1, 80)) / 1.0,
                         throughput_rps=draw(st.one_of(st.none(), st.integers(10, 2000).map(float))),
-                        memory_gb=draw(st.one_of(st.none(), st.floats(0.5, mem * 1.5).map(lambda x: round(x, 1))))))
+                        memory_gb=draw(st.one_of(st.none(), st.floats(0.5, mem * 1.5).map(lambda x: round(x, 1)))))
+                    if key(r) not in {key(o) for o in records}:  # one record per point: repeats are merged
+                        records.append(r)
         t = draw(st.sampled_from(types))
         p = draw(st.sampled_from(chosen[t]))
-        records.append(schema.MeasurementRecord(  # the guaranteed qualifying point
+        sure = schema.MeasurementRecord(  # the guaranteed qualifying point
             model=name, gpu=t, profile=p, batch=draw(st.sampled_from([1, 2, 4])),
             latency_ms=float(draw(st.integers(1, int(fraction * slo)))),
-            throughput_rps=draw(st.one_of(st.none(), st.integers(10, 2000).map(float)))))
+            throughput_rps=draw(st.one_of(st.none(), st.integers(10, 2000).map(float))))
+        records = [o for o in records if key(o) != key(sure)] + [sure]  # it replaces a record of its point
         if draw(st.integers(0, 4)) == 0:  # a fast point on a GPU type nobody has: must not count
             records.append(schema.MeasurementRecord(model=name, gpu="H100-SXM5-80GB", profile="1g.10gb", batch=1,
                                                     latency_ms=1.0, throughput_rps=99999.0))
