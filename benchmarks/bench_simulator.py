@@ -13,7 +13,15 @@ latency is within a sixth of its SLO and is planned at most ``min(b * 1000 / cyc
 cycle, slo, 0.99))`` per instance, the placer's Poisson rule for a duty cycle; each pair gets as many instances as
 its more demanding model needs. A model with no batch that fast (bert) keeps solo instances (the hand rule).
 
-Run: ``.venv/bin/python benchmarks/bench_simulator.py [--requests 10000000] [--duration 60] [--shared-only]``
+Default window (issue 14): each bundled instance (``instances/*.json``) solved by the placer, then simulated at
+load 1 over the default window (``simulator/confidence.py``: the requests that resolve the target attainment for
+the least-served model, at most an hour or 2e7 requests) with its warm-up, seeds 0-2: wall time, window,
+warm-up, requests simulated (warm-up included) and the verdicts.
+
+The throughput cases above pass ``warmup_s=0`` so that their requests are all the requests simulated.
+
+Run: ``.venv/bin/python benchmarks/bench_simulator.py [--requests 10000000] [--duration 60] [--shared-only]
+[--bundled-only]``
 """
 
 from __future__ import annotations
@@ -135,7 +143,7 @@ HEADER = f"{'case':<44}{'requests':>12}{'wall s':>9}{'M req/s':>10}{'min attain'
 
 def timed(problem: Problem, plan: Plan, label: str, **opts) -> None:
     t = time.perf_counter()
-    res = simulate(problem, plan, SimOptions(**opts))
+    res = simulate(problem, plan, SimOptions(**{"warmup_s": 0.0, **opts}))
     wall = time.perf_counter() - t
     n = sum(m.requests for m in res.models)
     print(f"{label:<44}{n:>12,d}{wall:>9.2f}{n / wall / 1e6:>10.2f}{100 * (res.min_attainment or 0):>11.2f}%")
@@ -168,12 +176,38 @@ def shared_cases(problem: Problem, d: float) -> None:
           late="drop")
 
 
+def bundled_cases(seeds: range = range(3)) -> None:
+    """``simulate`` at the default window on every bundled instance's plan (module docstring)."""
+    from majula_model.placer import solve
+    from majula_model.problem.loading import load_instance
+
+    print(f"{'instance':<12}{'seed':>5}{'window s':>10}{'warm-up s':>11}{'simulated':>12}{'wall s':>8}  verdicts")
+    for path in sorted((ROOT / "instances").glob("*.json")):
+        problem = load_instance(path)
+        plan = solve(problem)
+        for seed in seeds:
+            t = time.perf_counter()
+            res = simulate(problem, plan, SimOptions(seed=seed))
+            wall = time.perf_counter() - t
+            simulated = round(sum(i.offered_rps for i in res.instances) * (res.duration_s + res.warmup_s))
+            counts = {v: len(res.with_verdict(v)) for v in ("holds", "inconclusive", "breaks")}
+            print(f"{path.stem:<12}{seed:>5}{res.duration_s:>10.4g}{res.warmup_s:>11.3g}{simulated:>12,d}"
+                  f"{wall:>8.2f}  " + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+                  + ("  (bound: " + res.notes[0].split(": ")[1].split(";")[0] + ")" if any(
+                      "default window" in n for n in res.notes) else ""))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=float, default=10e6)
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--shared-only", action="store_true", help="Only the time-shared plan (no placer solve).")
+    ap.add_argument("--bundled-only", action="store_true", help="Only the bundled instances at the default window.")
     args = ap.parse_args()
+    if args.bundled_only:
+        print(f"machine: {machine()}; date {time.strftime('%Y-%m-%d %H:%M %Z')}")
+        bundled_cases()
+        return 0
     if not DATA.is_dir():
         print(f"public data not found at {DATA}", file=sys.stderr)
         return 2
@@ -186,6 +220,8 @@ def main() -> int:
     if not args.shared_only:
         solo_cases(problem, args.duration)
     shared_cases(problem, args.duration)
+    if not args.shared_only:
+        bundled_cases()
     return 0
 
 

@@ -10,13 +10,18 @@ from majula_model.problem.loading import Problem, problem_from_instance
 from majula_model.schema import Instance, MeasurementRecord, Plan
 
 GPU = "A100-SXM4-80GB"
+DEMAND_RPS = 1.0
+"""Every model's demand in :func:`problem`; the plans built here are made for it."""
 
 
 def problem(models: dict[str, float], records: list[MeasurementRecord], arrivals: str = "smooth") -> Problem:
     """An instance with the given {model: slo_ms} and inline records on one A100 80GB pool."""
     inst = Instance(name="t", gpus=[{"type": GPU, "count": 8}],
-                    models=[{"name": m, "slo_ms": s, "demand_rps": 1.0} for m, s in models.items()],
-                    measurements=records, policy={"arrivals": arrivals})
+                    models=[{"name": m, "slo_ms": s, "demand_rps": DEMAND_RPS} for m, s in models.items()],
+                    measurements=records,
+                    # the plans built below may share an instance by any mode (MPS on the stated prior)
+                    policy={"arrivals": arrivals, "max_models_per_instance": min(64, max(1, len(models))),
+                            "interference_prior": True})
     return problem_from_instance(inst, catalog=default_catalog())
 
 
@@ -33,9 +38,13 @@ def _run_doc(r: dict) -> dict:
 
 def _plan(gpus: list[dict], runs: list[dict], name: str) -> Plan:
     served: dict[str, float] = {}
+    cap: dict[str, float] = {}
     for r in runs:
         served[r["name"]] = served.get(r["name"], 0.0) + r["rate_rps"]
-    models = [{"name": m, "demand_rps": v, "served_rps": v, "capacity_rps": v} for m, v in served.items()]
+        cap[r["name"]] = cap.get(r["name"], 0.0) + r.get("capacity_rps", r["rate_rps"])
+    # totals as the simulator's plan check wants them: made for problem()'s demand, summed from the runs
+    models = [{"name": m, "demand_rps": DEMAND_RPS, "served_rps": v, "capacity_rps": cap[m]}
+              for m, v in served.items()]
     return Plan.model_validate({"instance": name, "objective": {"kind": "max_throughput", "value": None,
                                 "bound": None}, "status": "optimal", "gap": 0.0, "solver": "hand",
                                 "solve_seconds": 0.0, "gpus": gpus, "models": models})

@@ -14,18 +14,33 @@ def _f(x: float | None, fmt: str) -> str:
     return "-" if x is None else format(x, fmt)
 
 
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def interval_text(ci: tuple[float, float] | None) -> str:
+    """A 95% interval in percent, with enough digits that its ends differ where they do (up to 3 decimals);
+    ``majula simulate``'s table and ``solve --verify`` both print it."""
+    if ci is None:
+        return "-"
+    lo, hi = ci
+    digits = 2 if hi - lo >= 1e-3 or hi == lo else 3
+    return f"[{100 * lo:.{digits}f}, {100 * hi:.{digits}f}]"
+
+
 def table(res: SimResult) -> str:
-    """Per-model and per-run tables as text."""
+    """Per-model and per-run tables as text; each model's attainment with its 95% interval and verdict."""
     o = res.options
+    warm = f", warm-up {res.warmup_s:.3g} s discarded" if res.warmup_s else ""
     head = (f"simulated '{res.instance}': {'trace ' + str(o.trace) if o.trace else f'load {o.load:g}'}, "
-            f"{res.duration_s:g} s, seed {o.seed}, routing {o.routing}, late {o.late}"
-            f"{', jitter' if o.jitter else ''}")
+            f"{res.duration_s:.6g} s measured{warm}, seed {o.seed}, routing {o.routing}, late {o.late}"
+            f"{', jitter' if o.jitter else ''}; target {100 * res.target_attainment:.4g}% within SLO, 95% intervals")
     lines = [head, f"{'model':<16}{'SLO ms':>8}{'planned':>10}{'offered':>10}{'completed':>11}{'dropped':>9}"
-             f"{'attain':>9}{'p50 ms':>9}{'p99 ms':>9}"]
+             f"{'attain':>9}  {'95% interval':<20}{'verdict':<13}{'p50 ms':>9}{'p99 ms':>9}"]
     for m in res.models:
         lines.append(f"{m.name:<16}{m.slo_ms:>8g}{m.planned_rps:>10.1f}{m.offered_rps:>10.1f}{m.completed_rps:>11.1f}"
-                     f"{m.dropped:>9d}{_f(None if m.slo_attainment is None else 100 * m.slo_attainment, '.2f'):>8}%"
-                     f"{_f(m.p50_ms, '.1f'):>9}{_f(m.p99_ms, '.1f'):>9}")
+                     f"{m.dropped:>9d}{_pct(m.slo_attainment):>9}  {interval_text(m.slo_attainment_ci):<20}"
+                     f"{m.verdict or '-':<13}{_f(m.p50_ms, '.1f'):>9}{_f(m.p99_ms, '.1f'):>9}")
     lines.append(f"{'gpu':>4} {'profile':<10}{'start':>6} {'model':<16}{'batch':>6}{'proc':>5}{'lat ms':>8}"
                  f"{'offered':>10}{'util':>7}{'mean batch':>11}")
     for i in res.instances:

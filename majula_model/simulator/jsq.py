@@ -101,10 +101,12 @@ def _route(arr: np.ndarray, states: list[_State], drop: bool) -> np.ndarray:
 
 def simulate_jsq(arrivals: dict[str, np.ndarray], runs: list[Run], drop: bool, jitter: bool,
                  seeds: list[np.random.SeedSequence], horizon_ms: float
-                 ) -> tuple[dict[int, np.ndarray], dict[int, tuple]]:
-    """Latencies per run (NaN = dropped) and (requests, busy ms within the horizon, batches) per run."""
+                 ) -> tuple[dict[int, np.ndarray], dict[int, tuple], dict[int, np.ndarray]]:
+    """Latencies per run (NaN = dropped), (requests, busy ms within the horizon, batches) per run, and the
+    arrival times of each run's requests (the statistics batch them by arrival time)."""
     latency: dict[int, np.ndarray] = {}
     per_run: dict[int, tuple] = {}
+    arrived: dict[int, np.ndarray] = {}
     by_model = runs_by_model(runs)
     for name, arr in arrivals.items():
         idx = by_model.get(name)
@@ -118,6 +120,7 @@ def simulate_jsq(arrivals: dict[str, np.ndarray], runs: list[Run], drop: bool, j
             st.advance(float("inf"), drop)
         for j, (i, st) in enumerate(zip(idx, states)):
             mine = owner == j
-            latency[i] = done[mine] - arr[mine]
+            arrived[i] = arr[mine]
+            latency[i] = done[mine] - arrived[i]
             per_run[i] = (st.routed, st.busy_ms, st.batches)
-    return latency, per_run
+    return latency, per_run, arrived

@@ -4,6 +4,11 @@ time-shared instance), statistics per model.
 Why a pure function of (problem, plan, options): ``majula simulate`` and ``majula solve --verify`` share it, and a
 seed fixes every random draw (one child seed per model stream and per run, so adding a model does not reshuffle
 the others).
+
+The window and the warm-up (``confidence.py``): without ``duration_s`` the window gives the least-offered model
+the requests that resolve the policy's target attainment; a warm-up of five relaxation times of the slowest run
+is simulated first and its arrivals left out of the statistics, which carry a 95% interval and a verdict per
+model.
 """
 
 from __future__ import annotations
@@ -15,24 +20,91 @@ from ..problem.loading import Problem
 from ..schema import Plan
 from .options import MAX_REQUESTS, SimOptions
 from .arrivals import poisson_arrivals, read_trace, split_proportional
+from .confidence import WARMUP_CAP_SHARE, default_duration, relaxation_ms, warmup_ms
 from .duty_cycle import CycleResult, simulate_duty_cycle
 from .queue import simulate_queue
+from .plan_validation import validate_plan
 from .service import Z99, Run, build_runs, runs_by_instance, runs_by_model
 from .stats import InstanceStats, ModelStats, SimResult, instance_stats, model_stats
 
 
-def _arrivals(problem: Problem, plan: Plan, runs: list[Run], opts: SimOptions,
-              seeds: list[np.random.SeedSequence]) -> tuple[dict[str, np.ndarray], float]:
-    """Arrivals per model (ms): the trace, or Poisson at ``load x served_rps`` of the plan."""
-    names = [m.name for m in problem.instance.models]
-    if opts.trace is not None:
-        return read_trace(opts.trace, set(names))
+def _offered(problem: Problem, plan: Plan, runs: list[Run], load: float) -> dict[str, float]:
+    """Each model's Poisson rate (requests/s): ``load x served_rps`` of the plan (or its runs' rates)."""
     served = {m.name: m.served_rps for m in plan.models}
-    out = {}
-    for name, seed in zip(names, seeds):
-        rate = served.get(name, sum(r.rate_rps for r in runs if r.model == name))
-        out[name] = poisson_arrivals(opts.load * rate, opts.duration_s, np.random.default_rng(seed))
-    return out, opts.duration_s
+    return {m.name: load * served.get(m.name, sum(r.rate_rps for r in runs if r.model == m.name))
+            for m in problem.instance.models}
+
+
+def _arrivals(problem: Problem, offered: dict[str, float], horizon_s: float,
+              seeds: list[np.random.SeedSequence]) -> dict[str, np.ndarray]:
+    """Poisson arrivals per model (ms) over ``[0, horizon_s)``."""
+    names = [m.name for m in problem.instance.models]
+    return {name: poisson_arrivals(offered[name], horizon_s, np.random.default_rng(seed))
+            for name, seed in zip(names, seeds)}
+
+
+def _relaxations(runs: list[Run], offered: dict[str, float]) -> list[float]:
+    """Each run's relaxation time (ms) at the rate routed to it (its share of its model's stream by planned rate).
+
+    A run that is not time-shared pools its processes into one batch of ``batch x processes`` with its full-batch
+    latency. A time-shared run is a batch queue whose service is its effective cycle: its own latency plus each
+    partner's latency times the share of turns the partner uses (its utilisation alone, at most 1). Backlogged
+    partners make it the planned cycle (the placer's rule); an idle partner takes no time, and the run relaxes
+    like a solo one.
+    """
+    rate = [0.0] * len(runs)
+    for name, idx in runs_by_model(runs).items():
+        total = sum(runs[i].rate_rps for i in idx)
+        for i in idx:
+            rate[i] = offered.get(name, 0.0) * (runs[i].rate_rps / total if total > 0 else 1.0 / len(idx))
+    out = [0.0] * len(runs)
+    for group in runs_by_instance(runs):
+        if runs[group[0]].sharing != "time":
+            i = group[0]
+            out[i] = relaxation_ms(rate[i], runs[i].batch * runs[i].processes, runs[i].latency_ms)
+            continue
+        busy = {j: min(1.0, rate[j] * runs[j].latency_ms / (1000.0 * runs[j].batch)) for j in group}
+        for i in group:
+            cycle = runs[i].latency_ms + sum(runs[j].latency_ms * busy[j] for j in group if j != i)
+            out[i] = relaxation_ms(rate[i], runs[i].batch, cycle)
+    return out
+
+
+def _window(problem: Problem, runs: list[Run], offered: dict[str, float], opts: SimOptions
+            ) -> tuple[float, dict[str, float], set[str], list[str]]:
+    """The measured window (s), each model's warm-up before it (s), the models whose warm-up was capped, and
+    notes on the bounds that bound.
+
+    Why a warm-up per model: a model's figures should not move when another model's load does (its queues are
+    its own, except on a time-shared instance, where the partners' load enters through the effective cycle of
+    ``_relaxations``). Each model's window is ``[warm-up, warm-up + window)``; the arrivals are one prefix-stable
+    stream per model, so simulating past a model's window changes none of its requests in it.
+    """
+    notes = []
+    target = problem.instance.policy.target_attainment
+    if opts.duration_s is None:
+        window, note = default_duration(list(offered.values()), target)
+        notes += [note] if note else []
+    else:
+        window = opts.duration_s
+    names = [m.name for m in problem.instance.models]
+    if opts.warmup_s is not None:  # chosen by the caller: taken as settled
+        return window, {n: opts.warmup_s for n in names}, set(), notes
+    relax = _relaxations(runs, offered)
+    by_model = runs_by_model(runs)
+    warm, capped = {}, {}
+    for name in names:
+        mine = [relax[i] for i in by_model.get(name, [])]
+        ms, cap = warmup_ms(mine, window * 1000.0)
+        warm[name] = ms / 1000.0
+        if cap:
+            capped[name] = (f"{name} ({'saturated' if max(mine) == float('inf') else f'{max(mine) / 1000:.3g} s'})")
+    if capped:
+        notes.append(f"warm-up capped at {window * WARMUP_CAP_SHARE:.4g} s (half the window) for "
+                     f"{', '.join(capped.values())}: 5 relaxation times of a run exceed it, or a run is offered at "
+                     f"least its peak rate and never settles; their windows overstate the long-run attainment, so "
+                     f"they can break but not hold (a longer duration or a lower load settles them)")
+    return window, warm, set(capped), notes
 
 
 def _jitter(run: Run, n: int, enabled: bool, seed: np.random.SeedSequence) -> np.ndarray | None:
@@ -69,9 +141,9 @@ def _cycle(group: list[int], runs: list[Run], parts: list[np.ndarray], opts: Sim
 
 def _proportional(arrivals: dict[str, np.ndarray], runs: list[Run], opts: SimOptions,
                   seeds: list[np.random.SeedSequence], horizon_ms: float
-                  ) -> tuple[dict[int, np.ndarray], dict[int, tuple], dict[int, CycleResult]]:
+                  ) -> tuple[dict[int, np.ndarray], dict[int, tuple], dict[int, CycleResult], dict[int, np.ndarray]]:
     """Split each model's stream over its runs by planned rate, then simulate each time-shared instance's runs
-    together and every other run alone."""
+    together and every other run alone; latencies, figures, duty cycles and arrival times per run."""
     latency: dict[int, np.ndarray] = {}
     per_run: dict[int, tuple] = {}
     cycles: dict[int, CycleResult] = {}
@@ -91,7 +163,7 @@ def _proportional(arrivals: dict[str, np.ndarray], runs: list[Run], opts: SimOpt
                            horizon_ms)
         latency[i] = q.done_ms - part
         per_run[i] = (len(part), q.busy_ms, q.batches)
-    return latency, per_run, cycles
+    return latency, per_run, cycles, dict(enumerate(parts))
 
 
 def _check_routing(runs: list[Run], opts: SimOptions) -> None:
@@ -107,35 +179,63 @@ def simulate(problem: Problem, plan: Plan, opts: SimOptions | None = None) -> Si
     """Simulate ``plan`` serving ``problem``'s models; see the package docstring for the semantics."""
     opts = opts or SimOptions()
     opts.check()
+    poisson = opts.trace is None  # a trace's arrivals do not come from the plan's rates
+    validate_plan(problem, plan, file=opts.plan_file, load=opts.load if poisson else None,
+                  duration_s=opts.duration_s if poisson else None)
     runs = build_runs(problem, plan, opts.plan_file)
     _check_routing(runs, opts)
-    expected = opts.load * opts.duration_s * sum(r.rate_rps for r in runs)
-    if opts.trace is None and expected > MAX_REQUESTS:
-        raise InputError(f"would simulate about {expected:.3g} requests (limit {MAX_REQUESTS:.0e}); "
-                         f"shorten --duration or lower --load", field="--duration")
     root = np.random.SeedSequence(opts.seed)
     model_seeds, run_seeds = root.spawn(2)
-    arrivals, duration_s = _arrivals(problem, plan, runs, opts, model_seeds.spawn(len(problem.instance.models)))
+    mseeds = model_seeds.spawn(len(problem.instance.models))
+    notes: list[str] = []
+    names = [m.name for m in problem.instance.models]
+    if opts.trace is not None:
+        arrivals, span_s = read_trace(opts.trace, set(names))
+        w = opts.warmup_s or 0.0
+        if w >= span_s:
+            raise InputError(f"must be shorter than the trace ({span_s:g} s), got {w:g} s", field="--warmup")
+        window_s, warmups, horizon_s, capped = span_s - w, {n: w for n in names}, span_s, set()
+    else:
+        offered = _offered(problem, plan, runs, opts.load)
+        window_s, warmups, capped, notes = _window(problem, runs, offered, opts)
+        horizon_s = window_s + max(warmups.values(), default=0.0)
+        expected = horizon_s * sum(offered.values())
+        if expected > MAX_REQUESTS:
+            raise InputError(f"would simulate about {expected:.3g} requests (limit {MAX_REQUESTS:.0e}); "
+                             f"shorten --duration or lower --load", field="--duration")
+        arrivals = _arrivals(problem, offered, horizon_s, mseeds)
     rseeds = run_seeds.spawn(max(1, len(runs)))
     cycles: dict[int, CycleResult] = {}
     if opts.routing == "jsq":
         from .jsq import simulate_jsq
 
-        latency, per_run = simulate_jsq(arrivals, runs, opts.late == "drop", opts.jitter, rseeds, duration_s * 1e3)
+        latency, per_run, arrived = simulate_jsq(arrivals, runs, opts.late == "drop", opts.jitter, rseeds,
+                                                 horizon_s * 1e3)
     else:
-        latency, per_run, cycles = _proportional(arrivals, runs, opts, rseeds, duration_s * 1e3)
+        latency, per_run, cycles, arrived = _proportional(arrivals, runs, opts, rseeds, horizon_s * 1e3)
     by_model = runs_by_model(runs)
-    models = [model_stats(m, arrivals.get(m.name, np.empty(0)),
-                          [latency[i] for i in by_model.get(m.name, []) if i in latency], duration_s, plan)
-              for m in problem.instance.models]
-    instances = [instance_stats(r, per_run.get(i, (0, 0.0, 0)), duration_s, cycles.get(i))
+    target = problem.instance.policy.target_attainment
+    models = []
+    for m in problem.instance.models:
+        mine = [i for i in by_model.get(m.name, []) if i in latency]
+        if mine:
+            times, lat = np.concatenate([arrived[i] for i in mine]), np.concatenate([latency[i] for i in mine])
+        else:  # a model the plan does not serve: every request is a drop
+            times = arrivals.get(m.name, np.empty(0))
+            lat = np.full(len(times), np.nan)
+        start_ms = warmups[m.name] * 1e3
+        models.append(model_stats(m, times, lat, (start_ms, start_ms + window_s * 1e3), plan, target,
+                                  m.name in capped))
+    instances = [instance_stats(r, per_run.get(i, (0, 0.0, 0)), horizon_s, cycles.get(i))
                  for i, r in enumerate(runs)]
-    return SimResult(problem.instance.name, opts, duration_s, models, instances)
+    return SimResult(problem.instance.name, opts, window_s, models, instances, target,
+                     max(warmups.values(), default=0.0), tuple(notes))
 
 
-def verify(problem: Problem, plan: Plan, load: float = 1.0, duration_s: float = 60.0, seed: int = 0,
+def verify(problem: Problem, plan: Plan, load: float = 1.0, duration_s: float | None = None, seed: int = 0,
            **options) -> SimResult:
-    """Simulate a fresh plan (``majula solve --verify``): Poisson arrivals at ``load x served_rps``."""
+    """Simulate a fresh plan (``majula solve --verify``): Poisson arrivals at ``load x served_rps``, over the
+    default window (``confidence.default_duration``) unless ``duration_s`` is given."""
     return simulate(problem, plan, SimOptions(load=load, duration_s=duration_s, seed=seed, **options))
 
 

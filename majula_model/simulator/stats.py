@@ -1,11 +1,14 @@
 """Statistics of a simulation: per model (rates, drops, SLO attainment, latency percentiles), per run
 (utilisation), and the result object with its JSON form.
 
-Definitions: ``offered_rps`` = arrivals / duration; ``completed_rps`` = served requests / duration (requests that
-arrive within the duration are followed to completion); ``slo_attainment`` = share of arrivals served within the
-SLO, dropped ones counting as misses (None when a model got no requests); p50/p99 over served requests.
+Per model, over the requests that arrive in the measured window (after the warm-up, which is simulated and
+discarded): ``offered_rps`` = arrivals / window; ``completed_rps`` = served requests / window (requests that arrive
+within it are followed to completion); ``slo_attainment`` = share of arrivals served within the SLO, dropped ones
+counting as misses (None when a model got no requests); ``slo_attainment_ci``, its 95% interval, and ``verdict``
+against the target attainment (``confidence.py``); p50/p99 over served requests.
 
-Per run: ``utilisation`` = server time in the run's batches within the duration / (processes x duration). For a
+Per run, over the whole simulated time (warm-up included: the queues do not record when each batch ran in a
+form that splits cheaply): ``utilisation`` = server time in the run's batches / (processes x time). For a
 time-shared instance the run's share of the one server (so the shares of its runs add up to the instance's
 ``instance_utilisation``); its ``mean_cycle_ms`` is the measured mean cycle (``duty_cycle.py``: server time per
 round of turns) next to the planned ``cycle_ms``. These three are None for other instances.
@@ -18,6 +21,7 @@ import numpy as np
 
 from ..schema import ModelDemand, Plan
 
+from .confidence import CONFIDENCE, attainment_ci, verdict
 from .duty_cycle import CycleResult
 from .options import SimOptions
 from .service import Run
@@ -36,10 +40,15 @@ class ModelStats:
     p50_ms: float | None
     p99_ms: float | None
     latencies_ms: np.ndarray  # served requests' latencies (for CDF plots; not in JSON)
+    slo_attainment_ci: tuple[float, float] | None = None  # 95% interval of slo_attainment
+    verdict: str | None = None  # holds / breaks / inconclusive against the target; None without requests
+    warmup_s: float = 0.0  # this model's warm-up: its window is [warmup_s, warmup_s + duration)
+    warmup_capped: bool = False  # its runs relax slower than the warm-up allowed: no "holds" (confidence.py)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("latencies_ms")
+        d["slo_attainment_ci"] = None if self.slo_attainment_ci is None else list(self.slo_attainment_ci)
         return d
 
 
@@ -73,16 +82,25 @@ class SimResult:
     duration_s: float
     models: list[ModelStats]
     instances: list[InstanceStats]
+    target_attainment: float = 0.99  # the policy's: what each verdict is judged against
+    warmup_s: float = 0.0  # the longest model's warm-up (each model's own is in its ModelStats)
+    notes: tuple[str, ...] = ()  # what the reader should know: a bound on the window or the warm-up that bound
 
     def to_dict(self) -> dict:
         o = self.options
         return {"instance": self.instance, "load": None if o.trace else o.load, "duration_s": self.duration_s,
-                "seed": o.seed, "trace": str(o.trace) if o.trace else None, "routing": o.routing, "late": o.late,
-                "jitter": o.jitter, "requests": sum(m.requests for m in self.models),
+                "warmup_s": self.warmup_s, "seed": o.seed, "trace": str(o.trace) if o.trace else None,
+                "routing": o.routing, "late": o.late, "jitter": o.jitter,
+                "requests": sum(m.requests for m in self.models), "target_attainment": self.target_attainment,
+                "confidence": CONFIDENCE, "notes": list(self.notes),
                 "models": [m.to_dict() for m in self.models], "instances": [i.to_dict() for i in self.instances]}
 
     def model(self, name: str) -> ModelStats:
         return next(m for m in self.models if m.name == name)
+
+    def with_verdict(self, wanted: str) -> list[str]:
+        """Names of the models whose verdict is ``wanted`` (``holds``, ``breaks`` or ``inconclusive``)."""
+        return [m.name for m in self.models if m.verdict == wanted]
 
     @property
     def min_attainment(self) -> float | None:
@@ -91,24 +109,33 @@ class SimResult:
         return min(vals) if vals else None
 
 
-def model_stats(model: ModelDemand, arrivals: np.ndarray, latencies: list[np.ndarray], duration_s: float,
-                plan: Plan) -> ModelStats:
-    """Per-model figures from the latencies of its runs (NaN = dropped); requests never routed count as drops."""
-    lat = np.concatenate(latencies) if latencies else np.empty(0)
+def model_stats(model: ModelDemand, arrived_ms: np.ndarray, latencies_ms: np.ndarray, window_ms: tuple[float, float],
+                plan: Plan, target: float, capped: bool = False) -> ModelStats:
+    """Per-model figures over the requests arriving in ``window_ms`` = (start, end): ``arrived_ms`` and
+    ``latencies_ms`` pair up request by request (NaN latency = dropped, or never routed). ``capped``: the
+    warm-up was cut short, so the window may not be in steady state (``confidence.verdict``)."""
+    start, end = window_ms
+    keep = (arrived_ms >= start) & (arrived_ms <= end)  # closed: a trace's last request arrives at its end
+    times, lat = arrived_ms[keep], latencies_ms[keep]
     served = lat[~np.isnan(lat)]
-    n = len(arrivals)
+    n = len(times)
     dropped = n - len(served)
+    seconds = (end - start) / 1000.0
     planned = next((m.served_rps for m in plan.models if m.name == model.name), 0.0)
-    ok = int(np.count_nonzero(served <= model.slo_ms * (1 + 1e-12)))
+    hits = lat <= model.slo_ms * (1 + 1e-12)  # NaN (dropped) compares False: a miss
+    ok = int(np.count_nonzero(hits))
     pct = np.percentile(served, [50, 99]) if len(served) else (None, None)
-    return ModelStats(model.name, model.slo_ms, planned, n / duration_s, len(served) / duration_s, n, dropped,
+    ci = attainment_ci(times, hits, start, end)
+    return ModelStats(model.name, model.slo_ms, planned, n / seconds, len(served) / seconds, n, dropped,
                       ok / n if n else None, None if pct[0] is None else float(pct[0]),
-                      None if pct[1] is None else float(pct[1]), served)
+                      None if pct[1] is None else float(pct[1]), served, ci, verdict(ci, target, capped),
+                      start / 1000.0, capped)
 
 
 def instance_stats(run: Run, figures: tuple[int, float, int], duration_s: float,
                    cycle: CycleResult | None = None) -> InstanceStats:
-    """Utilisation = busy server time / (processes x duration); ``cycle``: the duty cycle the run took part in."""
+    """Utilisation = busy server time / (processes x duration), ``duration_s`` being the whole simulated time
+    (warm-up included); ``cycle``: the duty cycle the run took part in."""
     n, busy_ms, batches = figures
     window_ms = duration_s * 1000.0
     shared = {} if cycle is None else {"cycle_ms": run.cycle_ms, "mean_cycle_ms": cycle.mean_cycle_ms,
