@@ -44,8 +44,14 @@ Constraints (names in brackets; the number is cited in code)
                                                                           is in (min_gpus: it is in one at least);
                                                                           valid for integer plans, it makes the LP
                                                                           see what sharing saves
+    (10) [floor_{m}]        sum_{t,p} x[m,t,p] + sum_{P ∋ m} z[P] >= F_m  models[].min_instances, written where
+                                                                          F_m > 1 and d_m > 0 (F_m = 1 is implied
+                                                                          by (5); a retired model gets none); not
+                                                                          in column generation's masters, whose
+                                                                          pricing knows no such dual: their LP is
+                                                                          then a relaxation, its bound still valid
 
-Objectives
+Objectives (each with (10) where a model asks for more than one instance)
     max_throughput   max sum_m s[m]                       (1)-(4)
     max_scale        max a                                (1)-(3), (6); served = min(demand, capacity)
     min_gpus         min sum_t w_t sum_g y[t,g]           (1)-(5)
@@ -285,6 +291,16 @@ def _add_model_constraints(f: Formulation, demand: dict[str, float], present: bo
             f.prob += f.s[m] - min(share, 1.0) * pulp.lpSum(inside) <= 0, f"present_{f.label[m]}"  # (9)
 
 
+def add_floors(f: Formulation, problem: Problem) -> None:
+    """Row (10): at least ``min_instances`` instances (x and z columns) for every model with demand that asks
+    for more than one."""
+    columns = _by_model(f)
+    for m in problem.instance.models:
+        if m.min_instances > 1 and m.demand_rps > 0:
+            inside = [v for _, v in columns.get(m.name, [])]
+            f.prob += pulp.lpSum(inside) >= m.min_instances, f"floor_{f.label[m.name]}"  # (10)
+
+
 def most_capacity(pools: list[Pool], table: dict[Key, Capacity], patterns: list[Pattern], models: list[str]
                   ) -> dict[str, float]:
     """Per model, an upper bound on the capacity the whole pool could give it alone: per GPU the best geometry
@@ -352,6 +368,8 @@ def build(problem: Problem, objective: str, table: dict[Key, Capacity], pools: l
         f.prob += f.primary_expr()
     _add_pool_constraints(f)
     _add_model_constraints(f, demand, present, short)
+    if clip_patterns:  # a final ILP, not a column generation master (see (10))
+        add_floors(f, problem)
     return f
 
 
@@ -384,6 +402,7 @@ def build_cover(problem: Problem, table: dict[Key, Capacity], targets: dict[str,
         cap = capacity_expr(f, m, columns)
         if targets[m] > 0:
             f.prob += cap >= 1, f"cover_{f.label[m]}"  # (8), over A_m
+    add_floors(f, problem)
     return f
 
 
