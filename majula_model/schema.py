@@ -88,6 +88,8 @@ class ModelDemand(BaseModel):
     slo_ms: float = Field(ge=1e-3, le=3.6e6, description="End-to-end latency SLO per request, ms.")
     demand_rps: float = Field(ge=0, le=1e9, description="Requests per second to serve; 0 = a retired model that "
                               "stays in the file and gets no instance; else at least MIN_DEMAND_RPS.")
+    min_instances: int = Field(1, ge=1, le=100_000, description="Fewest instances serving the model (a model "
+                               "with demand 0 gets none).")
 
     @field_validator("demand_rps")
     @classmethod
@@ -96,6 +98,16 @@ class ModelDemand(BaseModel):
             raise ValueError(f"{v:g} is neither 0 (retired) nor at least {MIN_DEMAND_RPS:g} requests/s "
                              "(one request in about 30 years)")
         return v
+
+
+class FailureTolerance(BaseModel):
+    """Failures a plan must survive: after losing any ``count`` GPUs (or nodes), every model's remaining
+    capacity still covers its demand (times 1 + policy.headroom). docs/placer.md (Failure tolerance)."""
+
+    model_config = _CFG
+    domain: Literal["gpu", "node"] = Field(description="What fails: one GPU, or one node (gpus_per_node "
+                                           "consecutive plan GPUs, all of one type).")
+    count: int = Field(ge=1, le=64, description="How many GPUs (or nodes) may fail at once.")
 
 
 SharingMode = Literal["time", "mps"]
@@ -132,6 +144,9 @@ class Policy(BaseModel):
         False, description="Also use fitted predictions for profiles or batches that were not measured, and for "
         "pool GPU types a model was never measured on (transferred by the catalog's specifications, else the "
         "analytic prior; labelled).")
+    tolerate_failures: FailureTolerance | None = Field(
+        None, description="Plan so that losing any count GPUs (domain 'gpu') or nodes (domain 'node') leaves "
+        "every model's demand covered (min_gpus only; docs/placer.md, Failure tolerance). None = no protection.")
     strict_measurements: bool = Field(
         False, description="A point measured twice with different numbers is an error (exit 2) instead of the "
         "conservative value kept with a note (docs/data-format.md, 'What is checked').")
@@ -251,6 +266,38 @@ class PlanObjective(BaseModel):
 PlanStatus = Literal["optimal", "feasible", "infeasible", "no_solution", "error"]
 
 
+class PlanStep(BaseModel):
+    """One operation of a re-plan (``solve --from``, docs/replan.md), in the order to apply them."""
+
+    model_config = _CFG
+    op: Literal["start", "drain", "repartition", "release"] = Field(
+        description="start: create the GPU's new instances and serve; drain: stop routing to the GPU and let its "
+        "queues empty; repartition: destroy its instances and create the new geometry; release: the GPU leaves the plan.")
+    gpu: int = Field(ge=0, description="GPU id (ids of the current plan are kept).")
+    ok: bool = Field(True, description="False when after this step a model has less than min(current, new) capacity.")
+    reason: str | None = Field(None, description="Why the step cannot keep every model's capacity (ok false).")
+
+    @model_serializer(mode="wrap")
+    def _without_empty_reason(self, handler):
+        out = handler(self)
+        if isinstance(out, dict) and out.get("reason") is None:
+            out.pop("reason", None)
+        return out
+
+
+class PlanChanges(BaseModel):
+    """What a re-plan changes against the running plan (``solve --from``, docs/replan.md)."""
+
+    model_config = _CFG
+    kept: tuple[int, ...] = Field(description="GPU ids whose geometry and instances are unchanged (rates may move).")
+    reconfigured: tuple[int, ...] = Field(description="GPU ids of the current plan given a new configuration.")
+    added: tuple[int, ...] = Field(description="GPU ids new to the plan (above the current plan's largest id).")
+    released: tuple[int, ...] = Field(description="GPU ids of the current plan the new plan no longer uses.")
+    instances_created: int = Field(ge=0, description="Instances (profile, start, what runs) that are new.")
+    instances_destroyed: int = Field(ge=0, description="Instances of the current plan that are gone.")
+    steps: tuple[PlanStep, ...] = Field(description="Order of operations keeping min(current, new) capacity.")
+
+
 class Plan(BaseModel):
     """A solved plan (``majula solve --json``)."""
 
@@ -265,12 +312,16 @@ class Plan(BaseModel):
     models: tuple[PlanModel, ...] = Field(description="Per-model totals.")
     notes: tuple[str, ...] = Field((), description="What the plan's numbers do not show, in words: e.g. a "
                                    "least-cost tie-break not proven within its time. Written only when there are some.")
+    changes: PlanChanges | None = Field(None, description="A re-plan's changes against the running plan "
+                                        "(``solve --from``). Written only for a re-plan.")
 
     @model_serializer(mode="wrap")
     def _without_empty_notes(self, handler):
         out = handler(self)
         if isinstance(out, dict) and not out.get("notes"):
             out.pop("notes", None)
+        if isinstance(out, dict) and out.get("changes") is None:
+            out.pop("changes", None)
         return out
 
 

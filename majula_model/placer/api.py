@@ -95,7 +95,8 @@ def _beyond_pool(problem: Problem, table: dict[Key, Capacity], solver: str) -> I
 
 
 def solve(problem: Problem, objective: str | None = None, *, time_limit: float | None = None,
-          solver: str = "highs") -> Plan:
+          solver: str = "highs", current: Plan | None = None, reconfig_cost: float = 0.0,
+          current_file: str | None = None) -> Plan:
     """Optimal MIG geometries and model-to-instance assignments for ``problem`` (docs/data-format.md Plan).
 
     ``objective=None`` uses the instance's. Raises ``Infeasible`` (with reasons) when a model meets its SLO
@@ -103,9 +104,22 @@ def solve(problem: Problem, objective: str | None = None, *, time_limit: float |
     incumbent gives status ``feasible`` with the gap; without one, ``no_solution`` and no GPUs. Where the policy
     lets models share instances, the shared patterns are generated first (``colgen``) and the gap is against the
     LP bound of every pattern.
+
+    ``current`` (a running plan; ``current_file`` names it in errors): re-plan from it, keeping its GPU ids and
+    charging ``reconfig_cost`` per reconfigured GPU (``replan``, docs/replan.md).
     """
     obj = _objective(problem, objective)
+    time_limit = solver_share(problem, time_limit)
+    if current is not None:
+        from .replan import replan
+
+        return replan(problem, current, reconfig_cost, objective=obj, time_limit=time_limit, solver=solver,
+                      file=current_file)
     table = _table(problem)
+    if problem.instance.policy.tolerate_failures is not None:  # per-GPU/node columns (robust.py)
+        from .robust import solve_tolerant
+
+        return solve_tolerant(problem, obj, table, time_limit=time_limit, solver=solver)
     if obj == "max_scale":  # proven through its max-min structure (scale.py), not by the ILP's own bound
         gen = _patterns(problem, obj, table, time_limit)
         left = _left(time_limit, gen)
@@ -164,6 +178,21 @@ def _audit(problem: Problem, plan: Plan, out) -> Plan:
         notes.append("least cost at the optimal value: not applied (no solution within its time); the plan may "
                      "use more GPUs than needed")
     return plan.model_copy(update={"notes": tuple(notes)}) if notes != list(plan.notes) else plan
+
+
+DECODE_SECONDS_PER_GPU = 3e-6
+"""Decoding time per plan GPU reserved out of a time limit (measured ~2 us per GPU on the 2-core dev machine
+for a 1,000,000-GPU plan; docs/benchmarks.md)."""
+
+
+def solver_share(problem: Problem, time_limit: float | None) -> float | None:
+    """The part of ``time_limit`` the pattern generation and the solver may use: the rest is reserved for
+    decoding a plan as large as the pool, so the limit bounds the whole solve as users read it. The solver
+    always keeps a tenth of the limit (a plan beats no plan)."""
+    if time_limit is None:
+        return None
+    reserve = DECODE_SECONDS_PER_GPU * sum(g.count for g in problem.instance.gpus)
+    return max(0.1 * time_limit, time_limit - reserve)
 
 
 def _proven_beyond(problem: Problem, gen: Generated) -> bool:
