@@ -195,6 +195,23 @@ class PlanModelRun(BaseModel):
     latency_ms: float = Field(gt=0, description="Batch latency at this point (p99), ms.")
     rate_rps: float = Field(ge=0, description="Requests/s routed to this instance for this model.")
     capacity_rps: float = Field(ge=0, description="Most requests/s this instance can serve within the SLO.")
+    source: str | None = Field(None, description="Where the point's numbers come from when not measured on this "
+                               "GPU type: 'interpolated', 'predicted', 'transferred' (another type's measurements "
+                               "by the catalog's specifications), 'prior' (analytic), or the co-location rule of an "
+                               "MPS pair. Omitted for measured points.")
+    emulated: bool = Field(False, description="The point rests on measurements of an emulated slice (e.g. SM-"
+                           "limited), not real MIG. Omitted when false.")
+
+    @model_serializer(mode="wrap")
+    def _without_defaults(self, handler):
+        """Measured, real points carry no label: a plan says only what is not a measurement."""
+        out = handler(self)
+        if isinstance(out, dict):
+            if out.get("source") is None:
+                out.pop("source", None)
+            if not out.get("emulated"):
+                out.pop("emulated", None)
+        return out
 
 
 class PlanInstance(BaseModel):

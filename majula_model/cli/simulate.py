@@ -28,7 +28,9 @@ def run(args: argparse.Namespace) -> int:
     opts = SimOptions(load=args.load, duration_s=args.duration, seed=args.seed, trace=args.trace,
                       routing=args.routing, late=args.late, jitter=args.jitter, warmup_s=args.warmup,
                       plan_file=args.plan)
-    for note in notes(problem):
+    from ..perf.prediction import unmeasured_notes  # which numbers are predictions on never-measured GPU types
+
+    for note in notes(problem) + unmeasured_notes(problem):
         print(f"majula: note: {note}", file=sys.stderr)
     res = simulate(problem, plan, opts)
     for note in res.notes:

@@ -49,8 +49,11 @@ def gpu_lines(plan: Plan) -> list[str]:
                 lines.append(f"      {inst.profile:>9} @{inst.start}: {how}")
             for r in inst.models:
                 where = f"{inst.profile:>9} @{inst.start}:" if inst.sharing == "none" else f"{'':>9}   -"
+                label = ", ".join(x for x in (r.source and f"{r.source}, not measured",
+                                              "emulated slice" if r.emulated else None) if x)
                 lines.append(f"      {where} {r.name} batch {r.batch} x{r.processes} proc, "
-                             f"{r.latency_ms:g} ms, {r.rate_rps:.1f}/{r.capacity_rps:.1f} rps")
+                             f"{r.latency_ms:g} ms, {r.rate_rps:.1f}/{r.capacity_rps:.1f} rps"
+                             + (f"  [{label}]" if label else ""))
     return lines
 
 

@@ -215,16 +215,22 @@ def _with_id(template: PlanGpu, gpu_id: int) -> PlanGpu:
 _NEW, _SET = PlanGpu.__new__, object.__setattr__
 
 
+def _label(source: str) -> str | None:
+    """A plan run's ``source``: None for a measurement (the plan labels only what is not measured)."""
+    return None if source == "measured" else source
+
+
 def _instance(table: dict[Key, Capacity], gpu_type: str, profile: str, start: int, model: Occupant,
               share: dict[str, float]) -> PlanInstance:
     if isinstance(model, Pattern):
         runs = tuple(PlanModelRun(name=r.model, batch=r.batch, processes=1, latency_ms=r.latency_ms,
-                                  rate_rps=r.capacity_rps * share[r.model], capacity_rps=r.capacity_rps)
-                     for r in model.runs)
+                                  rate_rps=r.capacity_rps * share[r.model], capacity_rps=r.capacity_rps,
+                                  source=_label(r.source)) for r in model.runs)
         return PlanInstance(profile=profile, start=start, sharing=model.mode, cycle_ms=model.cycle_ms, models=runs)
     c = table[(model, gpu_type, profile)]
     run = PlanModelRun(name=model, batch=c.batch, processes=c.processes, latency_ms=c.latency_ms,
-                       rate_rps=c.capacity_rps * share[model], capacity_rps=c.capacity_rps)
+                       rate_rps=c.capacity_rps * share[model], capacity_rps=c.capacity_rps,
+                       source=_label(c.source), emulated=c.emulated)
     return PlanInstance(profile=profile, start=start, models=(run,))
 
 

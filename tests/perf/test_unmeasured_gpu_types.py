@@ -203,3 +203,17 @@ def test_shared_data_transfer_check_matches_the_documented_figure(parvagpu_calib
         held = [fn(recs, cat.gpus[g]) for (_, g), recs in by.items()]
         errs = np.concatenate([h.errors[h.latency_ms >= COARSE_MS] for h in held])
         assert ErrorStats.of(errs).mape == pytest.approx(want, abs=0.02)
+
+
+def test_the_plan_labels_every_transferred_point_and_only_those():
+    """The plan itself says which numbers are predictions: each run on the unmeasured H100 carries
+    ``source: transferred``; a run on a measured A100 point carries no label (measured is the default)."""
+    from majula_model.placer import solve
+
+    plan = solve(instance(law_records()), "min_gpus")
+    runs = [r for g in plan.gpus for i in g.instances for r in i.models]
+    assert runs and {r.source for r in runs} == {"transferred"}
+    assert all('"source":"transferred"' in r.model_dump_json() for r in runs)
+    measured = solve(instance(law_records(), gpus=(A100,)), "min_gpus")
+    mruns = [r for g in measured.gpus for i in g.instances for r in i.models]
+    assert mruns and all(r.source is None and "source" not in r.model_dump() for r in mruns)
