@@ -9,6 +9,11 @@ The public API in one import::
     need = gpus_needed(problem)               # {"A100-SXM4-80GB": 5}, need.cost
     growth = sweep(problem, [1.0, 1.5, 2.0])  # GPUs needed per demand growth factor
     check = verify(problem, plan, load=0.9)   # simulated SLO attainment per model
+    comp = compare_strategies(problem)        # exclusive GPUs vs time sharing vs MPS vs MIG, simulated
+    needs = demand_sweep(problem, [1, 2, 4])  # GPUs per strategy as demand grows
+
+``compare_strategies`` is ``majula_model.compare.compare`` under another name: ``majula_model.compare`` is the
+module (``import majula_model.compare`` sets that attribute), so the package never binds the function there.
 
 Why the names are lazy (PEP 562 ``__getattr__``): importing any submodule (``majula_model.cli`` for every
 ``majula`` command) runs this file first, and importing everything here eagerly pulls in PuLP and scipy.optimize
@@ -29,6 +34,7 @@ if TYPE_CHECKING:  # the eager imports, for type checkers and IDEs only
     from .problem.loading import Problem, load_calibration, load_instance, problem_from_instance
     from .schema import CalibrationFile, Instance, MeasurementRecord, Plan
     from .simulator import simulate, verify
+    from .compare import Comparison, DemandSweep, compare_strategies, demand_sweep
 
 _HOME = {
     ".hardware.catalog": ["FULL", "Catalog", "GpuType", "Profile", "default_catalog"],
@@ -39,6 +45,7 @@ _HOME = {
     ".perf.prediction": ["predict"],
     ".simulator": ["simulate", "verify"],
     ".schema": ["CalibrationFile", "Instance", "MeasurementRecord", "Plan"],
+    ".compare": ["compare_strategies", "demand_sweep", "Comparison", "DemandSweep"],
 }
 """Where each public name lives (module relative to this package)."""
 
@@ -51,6 +58,7 @@ __all__ = [
     "Problem", "load_calibration", "load_instance", "problem_from_instance",
     "baseline", "gpus_needed", "solve", "sweep", "predict", "simulate", "verify",
     "CalibrationFile", "Instance", "MeasurementRecord", "Plan",
+    "compare_strategies", "demand_sweep", "Comparison", "DemandSweep",
 ]
 __version__ = "0.1.0"
 

@@ -24,7 +24,8 @@ from ..errors import Infeasible, InputError
 if TYPE_CHECKING:
     from ..hardware.catalog import Catalog
 
-COMMANDS = ["gpus", "schema", "validate", "predict", "fit", "importers", "solve", "simulate", "calibrate", "compare"]
+COMMANDS = ["gpus", "schema", "validate", "predict", "fit", "importers", "solve", "simulate", "calibrate", "compare",
+            "report"]
 
 
 class _Parser(argparse.ArgumentParser):

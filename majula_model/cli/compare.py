@@ -2,6 +2,8 @@
 on the same measurements and SLO policy, side by side (docs/compare.md).
 
 Exit 0 also when some strategies have no answer: their rows say why (``available`` false and ``reason``).
+The second table is predictability: what each plan's SLO rule promises against what the simulator measured, under
+the policy's rule and under the SLO/2 rule peers use (``--per-model``: one line per model).
 """
 
 from __future__ import annotations
@@ -22,15 +24,47 @@ def _num(x, fmt: str) -> str:
 def _saving(s, ref) -> str:
     from ..compare import saving
 
+    if ref is None:
+        return "-"
     if s.name == ref.name:
         return "reference" if s.available else "-"
     rel = saving(s, ref)
     return "-" if rel is None else f"{rel:+.0%} GPUs"
 
 
-def table(comp) -> str:
-    """The comparison for people: one row per strategy, then what each is and why a row has no answer."""
-    ref = comp.strategy("exclusive")
+def _pct(x) -> str:
+    return "-" if x is None else f"{x:.2%}"
+
+
+def predictability_table(comp, per_model: bool = False) -> str:
+    """Promised against simulated SLO attainment: per strategy and rule the worst model and how many models fall
+    below the promise (``per_model``: every model on its own line)."""
+    if not comp.predictability:
+        return ""
+    lines = ["predictability: SLO attainment each plan's rule promises vs what the simulator measured (Poisson "
+             "arrivals at the plan's served rate)"]
+    lines += [f"  rule {name}: {words}" for name, words in comp.rules.items()]
+    lines.append(f"  {'strategy':<16}{'rule':<8}{'gpus':>5}{'promised':>10}{'simulated':>11}  "
+                 f"{'model' if per_model else 'worst model':<16}{'' if per_model else 'below promise':<15}"
+                 f"interference")
+    if per_model:
+        for r in comp.predictability:
+            lines.append(f"  {r.strategy:<16}{r.rule:<8}{r.gpus:>5}{_pct(r.promised):>10}{_pct(r.simulated):>11}  "
+                         f"{r.model:<16}{r.interference_source}" + ("  below" if r.below_promise else ""))
+    else:
+        for t in comp.summary():
+            lines.append(f"  {t.strategy:<16}{t.rule:<8}{t.gpus:>5}{_pct(t.promised):>10}{_pct(t.worst_simulated):>11}"
+                         f"  {t.worst_model:<16}{f'{t.below} of {t.models}':<15}{t.interference}")
+    unanswered = [s.name for s in comp.strategies if not s.available]
+    if unanswered:
+        lines.append(f"  no rows for: {', '.join(unanswered)} (no plan under the policy's rule; see above)")
+    return "\n".join(lines) + "\n"
+
+
+def table(comp, per_model: bool = False) -> str:
+    """The comparison for people: one row per strategy, then what each is and why a row has no answer, then the
+    predictability table."""
+    ref = comp.get("exclusive")
     lines = [f"instance {comp.instance}: strategies compared ({comp.objective}); same measurements and SLO policy",
              f"  {'strategy':<16}{'gpus':>5}{'cost':>8}{'served':>10}{'util':>7}{'worst att':>10}  "
              f"{'status':<12}vs exclusive"]
@@ -41,7 +75,8 @@ def table(comp) -> str:
     lines.append("")
     for s in comp.strategies:
         lines.append(f"  {s.name}: {s.description}" + ("" if s.available else f"\n    not available: {s.reason}"))
-    return "\n".join(lines) + "\n"
+    pred = predictability_table(comp, per_model)
+    return "\n".join(lines) + "\n" + ("\n" + pred if pred else "")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"majula: note: the instance's objective is {problem.instance.objective}; comparing min_gpus "
               f"(--objective chooses)", file=sys.stderr)
     comp = compare(problem, objective, time_limit=args.time_limit)
-    print(json.dumps(comp.to_dict(), indent=2) if args.json else table(comp), end="\n" if args.json else "")
+    print(json.dumps(comp.to_dict(), indent=2) if args.json else table(comp, args.per_model),
+          end="\n" if args.json else "")
     return 0
 
 
@@ -71,5 +107,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--objective", choices=OBJECTIVES, metavar="NAME",
                    help="What every strategy answers: %(choices)s (default: the instance's).")
     p.add_argument("--time-limit", type=float, metavar="S", help="Time limit of each ILP solve, in seconds.")
+    p.add_argument("--per-model", action="store_true",
+                   help="Predictability table: one line per model (default: the worst model per strategy and rule).")
     p.set_defaults(func=run)
     return p
