@@ -21,7 +21,9 @@ The formulation (the min_gpus ILP of ``formulation``, with its shared patterns w
                  processes) or (profile, mode, models with batches) of its instances); n_L GPUs each.
     k[L]         integer, 0 <= k[L] <= n_L: kept GPUs of group L. Only for a *keepable* L: every instance's
                  (model, type, profile) has a key whose best point (``capacity_table``) is the same batch and
-                 processes, or, shared, a generated pattern with the same profile, mode, models and batches.
+                 processes, or, shared, a pattern with the same profile, mode, models and batches (the current
+                 plan's shared instances are rated as patterns of the new problem and join the columns,
+                 ``current_patterns``, so keeping one never depends on generation finding it again).
                  Else that layout cannot be kept (its GPUs may still be reconfigured to it only when its
                  instances are the best points, which they are not: so it is simply changed).
     A kept GPU is one column: it takes a GPU of its type in (2) [pool_t]: sum_g y[t,g] + sum_{L of t} k[L] <= N_t;
@@ -153,6 +155,40 @@ def check_current(problem: Problem, plan: Plan, file: str | None) -> dict[str, s
     return names
 
 
+def current_patterns(problem: Problem, current: Plan) -> list[Pattern]:
+    """The shared instances of the current plan as patterns of the new problem (rated under its policy and
+    measurements), so a shared GPU can be kept whether or not column generation happens to find its pattern.
+    An instance whose models, batches or rules no longer give a valid pattern is left out: it cannot stay."""
+    from ..perf.capacity import all_points
+    from .colgen import _colocated
+    from .patterns import items_by_instance, mps_pattern, time_pattern
+
+    shared = [(g.type, inst) for g in current.gpus for inst in g.instances if inst.sharing != "none"]
+    if not shared:
+        return []
+    items = items_by_instance(problem, all_points(problem))
+    pol, cat = problem.instance.policy, problem.catalog
+    out: dict[str, Pattern] = {}
+    for t, inst in shared:
+        t = cat.resolve(t) or t
+        its = {(it.model, it.batch): it for it in items.get((t, inst.profile), [])}
+        chosen = [its.get((r.name, r.batch)) for r in inst.models]
+        if any(c is None for c in chosen) or inst.sharing not in pol.sharing_modes:
+            continue
+        mem = cat.gpus[t].profile_memory_gb(inst.profile)
+        if inst.sharing == "time":
+            pat = time_pattern(t, inst.profile, chosen, pol, mem)
+        elif len(chosen) == 2:
+            lat = _colocated(problem, t, inst.profile)(chosen[0], chosen[1])
+            pat = None if lat is None else mps_pattern(t, inst.profile, chosen[0], chosen[1], lat[0], lat[1],
+                                                       lat[2], pol, mem)
+        else:
+            pat = None
+        if pat is not None:
+            out.setdefault(pat.name, pat)
+    return list(out.values())
+
+
 def _occupant(problem: Problem, table: dict[Key, Capacity], t: str, inst: PlanInstance,
               patterns: dict[str, Pattern]) -> tuple[str | Pattern | None, str | None]:
     """What ``decode`` would call this instance's occupant under the new problem, or (None, why it cannot stay)."""
@@ -271,7 +307,9 @@ def replan(problem: Problem, current: Plan, reconfig_cost: float = 0.0, *, objec
     if sharing_on(problem):
         limit = SHARING_SECONDS if time_limit is None else time_limit / 2
         gen = generate(problem, table, "min_gpus", pools, deadline=time.perf_counter() + limit)
-        f = build(problem, "min_gpus", table, pools, patterns=gen.patterns, present=True)
+        names_seen = {p.name for p in gen.patterns}
+        extra = [p for p in current_patterns(problem, current) if p.name not in names_seen]
+        f = build(problem, "min_gpus", table, pools, patterns=gen.patterns + extra, present=True)
     else:
         f = build(problem, "min_gpus", table, pools)
     groups = groups_of(problem, table, current, names, f.patterns)

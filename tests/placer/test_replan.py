@@ -198,3 +198,18 @@ def test_current_plan_is_checked_against_the_instance():
         solve(p, "max_throughput", current=cur)
     with pytest.raises(InputError, match="reconfig-cost"):
         solve(p, current=cur, reconfig_cost=-1)
+
+
+def test_shared_gpus_of_the_current_plan_can_be_kept():
+    """instances/lowrate.json plans time-shared instances. Re-planned from itself with a small demand change
+    and a large W, every GPU is kept, shared ones included: the current plan's patterns are columns of the
+    re-plan (``replan.current_patterns``), whether or not generation finds them again."""
+    from reference.shared_check import check_shared_plan
+
+    p = load_instance("instances/lowrate.json")
+    cur = solve(p, "min_gpus", time_limit=30)
+    assert any(i.sharing != "none" for g in cur.gpus for i in g.instances)
+    grown = with_demand(p, {p.instance.models[0].name: 1.05})
+    new = solve(grown, current=cur, reconfig_cost=1000.0, time_limit=30)
+    assert new.changes.reconfigured == () and new.changes.kept == tuple(g.id for g in cur.gpus)
+    check_shared_plan(grown, new, "min_gpus")
