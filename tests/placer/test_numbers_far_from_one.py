@@ -161,3 +161,19 @@ def test_rescaled_instances_match_the_brute_force(problem, demand_exp, time_exp,
     check_plan(scaled, plan, objective)
     assert plan.status == "optimal"
     assert _rel_close(plan.objective.value, expected), (plan.objective.value, expected)
+
+
+def test_time_limit_reserves_decoding_for_a_plan_as_large_as_the_pool(tmp_path):
+    """--time-limit bounds the whole solve: the solver's share is the limit less 3 us per pool GPU, at least a
+    tenth of the limit (issue 11: max_scale --time-limit 5 on 1,000,000 GPUs took 33 s)."""
+    from majula_model.placer.api import DECODE_SECONDS_PER_GPU, solver_share
+
+    inst = json.loads((ROOT / "instances" / "default.json").read_text())
+    inst["calibration"] = [PRIOR]
+    for count, limit, expect in ((8, 5.0, 5.0 - 8 * DECODE_SECONDS_PER_GPU),
+                                 (1_000_000, 5.0, 5.0 - 1_000_000 * DECODE_SECONDS_PER_GPU),
+                                 (1_000_000, 1.0, 0.1)):
+        inst["gpus"] = [{"type": "A100-SXM4-80GB", "count": count}]
+        problem = loading.problem_from_instance(schema.Instance.model_validate(inst))
+        assert solver_share(problem, limit) == pytest.approx(expect)
+        assert solver_share(problem, None) is None
