@@ -102,4 +102,23 @@ def render(plan: Plan) -> str:
              f"GPUs used: {len(plan.gpus)} ({used})", "", "GPUs:"]
     lines += gpu_lines(plan) or ["  none"]
     lines += ["", "Models:"] + model_lines(plan)
+    if plan.changes is not None:
+        lines += ["", "Changes against the running plan:"] + change_lines(plan)
     return "\n".join(lines) + "\n"
+
+
+def change_lines(plan: Plan) -> list[str]:
+    """A re-plan's changes (``solve --from``): GPUs kept, reconfigured, added, released, and the steps in order,
+    the ones that cannot keep every model's capacity marked."""
+    c = plan.changes
+    def some(ids: tuple[int, ...]) -> str:
+        return f"{len(ids)} (GPU ids {_ids(sorted(ids))})" if ids else "0"
+
+    lines = [f"  kept {some(c.kept)}, reconfigured {some(c.reconfigured)}, added {some(c.added)}, "
+             f"released {some(c.released)}; instances created {c.instances_created}, "
+             f"destroyed {c.instances_destroyed}"]
+    if c.steps:
+        lines.append(f"  steps ({len(c.steps)}, in order):")
+        lines += [f"    {i + 1:>3}. {s.op:<11} GPU {s.gpu}" + ("" if s.ok else f"  NOT OK: {s.reason}")
+                  for i, s in enumerate(c.steps)]
+    return lines

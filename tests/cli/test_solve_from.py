@@ -99,3 +99,20 @@ def test_reconfig_cost_needs_from(tmp_path, capsys):
     src, _ = _files(tmp_path)
     assert main(["solve", src, "--reconfig-cost", "1"]) == 2
     assert "--reconfig-cost: only means something with --from" in capsys.readouterr().err
+
+
+def test_the_table_shows_the_changes_and_the_steps(tmp_path, capsys):
+    """The people's table of a re-plan ends with what changes: counts with GPU ids, and the steps in order, a
+    step that cannot keep capacity marked with its reason (the same facts as ``changes`` in the JSON)."""
+    src, moved = _files(tmp_path, {"resnet50": 1.2, "mobilenetv2": 0.8})
+    plan_file = _current(tmp_path, capsys, src)
+    assert main(["solve", moved, "--from", plan_file, "--json"]) == 0
+    changes = Plan.model_validate_json(capsys.readouterr().out).changes
+    assert main(["solve", moved, "--from", plan_file]) == 0
+    table = capsys.readouterr().out
+    tail = table[table.index("Changes against the running plan:"):].splitlines()
+    assert tail[1].startswith(f"  kept {len(changes.kept)}") and f"reconfigured {len(changes.reconfigured)}" in tail[1]
+    steps = [line for line in tail if line.strip()[:1].isdigit()]
+    assert len(steps) == len(changes.steps)
+    for line, step in zip(steps, changes.steps):
+        assert f"{step.op}" in line and f"GPU {step.gpu}" in line and (("NOT OK" in line) == (not step.ok))
