@@ -228,3 +228,25 @@ def test_chromium_renders_the_page(tmp_path):
     pixels = image.imread(str(shot))[..., :3]
     assert pixels.std() > 0.05  # not a blank page
     assert (pixels.mean(axis=2) < 0.5).mean() > 0.005  # some dark text and figure ink
+
+
+def test_compare_and_report_on_an_instance_built_from_the_shared_data(tmp_path, capsys, parvagpu_dir):
+    """Issue 13's done-when: both commands on an instance whose calibration is imported from the public ParvaGPU
+    measurements (read at run time from ../shared/data, never copied), with time sharing allowed."""
+    cal = tmp_path / "parva.json"
+    assert main(["import", "parvagpu", str(parvagpu_dir), "--out", str(cal)]) == 0
+    models = [("resnet50", 100, 800), ("bert", 150, 200), ("mobilenetv2", 80, 40), ("densenet121", 100, 20)]
+    inst = {"name": "parva", "gpus": [{"type": "A100-SXM4-80GB", "count": 8}], "calibration": [str(cal)],
+            "models": [{"name": m, "slo_ms": s, "demand_rps": d} for m, s, d in models], "objective": "min_gpus",
+            "policy": {"arrivals": "poisson", "max_processes": 3, "max_models_per_instance": 3,
+                       "sharing_modes": ["time"]}}
+    path = tmp_path / "parva-inst.json"
+    path.write_text(json.dumps(inst))
+    capsys.readouterr()
+    assert main(["compare", str(path), "--json", "--time-limit", "10"]) == 0
+    got = {s["name"]: s for s in json.loads(capsys.readouterr().out)["strategies"]}
+    assert got["mig_shared"]["available"] and got["mig_shared"]["gpus"] <= got["mig"]["gpus"]
+    out = tmp_path / "report"
+    assert main(["report", str(path), "--out", str(out), "--factors", "1,2", "--time-limit", "10",
+                 "--sim-seconds", "1"]) == 0
+    _check_report(out, [m for m, _, _ in models])
