@@ -153,3 +153,15 @@ def slo_problems(problem: Problem, table: dict[Key, Capacity] | None = None) -> 
             rule = f"poisson arrivals at {pol.target_attainment:g} attainment within {m.slo_ms:g} ms"
         out.append(f"model '{m.name}' cannot meet its SLO on any profile: {where}; {rule}")
     return out
+
+
+def feasible_table(problem: Problem) -> dict[Key, Capacity]:
+    """``capacity_table``, or ``Infeasible`` naming every model that meets its SLO nowhere (with its best latency):
+    what every placer entry point (solve, re-plan) starts from."""
+    from ..errors import Infeasible
+
+    table = capacity_table(problem)
+    problems = slo_problems(problem, table)
+    if problems:
+        raise Infeasible(problems)
+    return table

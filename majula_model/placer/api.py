@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import replace
 from typing import NamedTuple
 
-from ..perf.capacity import Capacity, Key, capacity_table, slo_problems
+from ..perf.capacity import Capacity, Key, feasible_table
 from ..errors import Infeasible, InputError
 from ..problem.loading import Problem
 from ..schema import Plan
@@ -39,12 +39,8 @@ from .status import proven, relative_gap
 
 
 def _table(problem: Problem) -> dict[Key, Capacity]:
-    """Capacities, or Infeasible naming every model that meets its SLO nowhere (with its best latency)."""
-    table = capacity_table(problem)
-    problems = slo_problems(problem, table)
-    if problems:
-        raise Infeasible(problems)
-    return table
+    """Capacities, or Infeasible naming every model that meets its SLO nowhere (``capacity.feasible_table``)."""
+    return feasible_table(problem)
 
 
 def _objective(problem: Problem, objective: str | None) -> str:

@@ -73,7 +73,7 @@ import pulp
 from ..errors import Infeasible, InputError
 from ..hardware.catalog import FULL
 from ..hardware.geometry import layout_problem
-from ..perf.capacity import Capacity, Key, capacity_table, slo_problems
+from ..perf.capacity import Capacity, Key, feasible_table
 from ..problem.problem import Problem
 from ..schema import Plan, PlanChanges, PlanGpu, PlanInstance, PlanModelRun, PlanObjective, PlanStep
 from .colgen import generate, sharing_on
@@ -232,14 +232,6 @@ def groups_of(problem: Problem, table: dict[Key, Capacity], current: Plan, names
     return list(by.values())
 
 
-def _table(problem: Problem) -> dict[Key, Capacity]:
-    table = capacity_table(problem)
-    problems = slo_problems(problem, table)
-    if problems:
-        raise Infeasible(problems)
-    return table
-
-
 def _slot_capacity(table: dict[Key, Capacity], t: str, slots) -> dict[str, float]:
     cap: dict[str, float] = defaultdict(float)
     for p, occ in slots:
@@ -301,7 +293,7 @@ def replan(problem: Problem, current: Plan, reconfig_cost: float = 0.0, *, objec
         raise InputError("must be a finite number >= 0", field="--reconfig-cost")
     names = check_current(problem, current, file)
     t0 = time.perf_counter()
-    table = _table(problem)
+    table = feasible_table(problem)
     pools = build_pools(problem, table)
     gen = None
     if sharing_on(problem):
