@@ -49,7 +49,7 @@ def _write_cluster_files(args: argparse.Namespace, problem, plan) -> None:
         if flag == "--k8s":
             from ..outputs.k8s import k8s_files
 
-            files, execs = k8s_files(problem, plan, args.cat)
+            files, execs = k8s_files(problem, plan, args.cat, getattr(args, "current", None))
         else:
             from ..outputs.triton import triton_files
 
@@ -233,7 +233,7 @@ def _print_plan(args: argparse.Namespace, problem, plan) -> list[str]:
 
         _write(args, problem, args.mig_parted, to_mig_parted(plan, problem.instance.gpus_per_node, args.cat,
                                                              previous=args.current), "--mig-parted")
-    if (args.k8s or args.triton) and plan.gpus:
+    if (args.k8s or args.triton) and plan.status in ("optimal", "feasible"):  # an empty plan empties them too
         _write_cluster_files(args, problem, plan)
     if args.plot:
         from ..outputs.files import write_output_with
@@ -273,8 +273,10 @@ def run(args: argparse.Namespace) -> int:
     from ..outputs.directory import check_output_dir
 
     for flag, path in (("--k8s", args.k8s), ("--triton", args.triton)):
+        if path == "":
+            raise InputError("needs a directory name", field=flag)
         if path:
-            check_output_dir(path, flag, _inputs(args, problem), _outputs(args, flag))
+            check_output_dir(path, flag, _inputs(args, problem), _outputs(args, flag), kind=f"solve {flag}")
     from ..perf.prediction import unmeasured_notes  # which numbers are predictions on never-measured GPU types
 
     for note in notes(problem) + unmeasured_notes(problem):

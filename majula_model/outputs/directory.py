@@ -45,10 +45,12 @@ def _inside(child: Path, parent: Path) -> bool:
 
 
 def check_output_dir(path: PathLike, flag: str, inputs: Iterable[PathLike | None] = (),
-                     outputs: Iterable[PathLike | None] = ()) -> None:
+                     outputs: Iterable[PathLike | None] = (), kind: str | None = None) -> None:
     """InputError naming ``flag`` when ``path`` is a file, lies under a file, contains (or is) one of
     ``inputs`` or of the command's other ``outputs``, or is an existing non-empty directory majula did not
-    write. Nothing is written."""
+    write: no marker, a marker of another command (``kind``: ``solve --k8s`` does not replace a ``report``), or
+    files the marker does not list (a user's model files put next to the Triton configs would be deleted with
+    the directory). Nothing is written."""
     out = Path(path)
     name = shown(path)
     for what, paths in (("an input", inputs), ("another output", outputs)):
@@ -72,12 +74,35 @@ def check_output_dir(path: PathLike, flag: str, inputs: Iterable[PathLike | None
         if entries and MARKER not in entries:
             raise InputError(f"exists and was not written by majula (no {MARKER}); give a new or empty "
                              "directory", file=name, field=flag)
+        if entries:
+            _check_marker(out, name, flag, kind)
         return
     parent = out.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if parent.exists() and not parent.is_dir():
         raise InputError(f"cannot write: {shown(parent)} is not a directory", file=name, field=flag)
+
+
+def _check_marker(out: Path, name: str, flag: str, kind: str | None) -> None:
+    """The directory holds exactly what its marker lists, written by the same command (else InputError)."""
+    try:
+        marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
+        listed = set(marker["files"])
+        writer = marker["written_by"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(f"its {MARKER} cannot be read; give a new or empty directory", file=name,
+                         field=flag) from None
+    if kind is not None and writer != f"majula {kind}":
+        raise InputError(f"was written by {writer}, not majula {kind}: replacing it would delete that output; "
+                         "give another directory", file=name, field=flag)
+    present = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if not p.is_dir())
+    foreign = [p for p in present if p != MARKER and p not in listed]
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise InputError(f"holds files majula did not write ({foreign[0]}{more}); the directory is replaced as a "
+                         "whole, so they would be deleted: move them elsewhere or give another directory",
+                         file=name, field=flag)
 
 
 def _safe_relative(rel: str) -> PurePosixPath:
@@ -95,7 +120,7 @@ def write_output_dir(path: PathLike, files: Mapping[str, str], flag: str, kind: 
     atomically (module docstring). ``executable`` names files written with mode 0755 (scripts).
     ``kind`` goes in the marker (what wrote it, e.g. ``solve --k8s``)."""
     inputs, outputs = list(inputs), list(outputs)
-    check_output_dir(path, flag, inputs, outputs)
+    check_output_dir(path, flag, inputs, outputs, kind)
     execs = set(executable)
     out = Path(os.path.realpath(path))  # a symbolic link to a directory is written through
     name = shown(path)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from ..errors import InputError
 from ..hardware.catalog import FULL, Catalog
 from ..schema import Plan
-from .migparted import config_name, nodes_of, to_mig_parted
+from .migparted import config_name, nodes_of, replan_nodes, to_mig_parted
 from .plan_table import k8s_resource
 from .triton import TURN_RESOURCE, Variant, variant_key, variants
 
@@ -92,8 +92,14 @@ def instance_keys(plan: Plan, catalog: Catalog) -> dict[Key, int]:
     return dict(out)
 
 
-def node_configs(plan: Plan, gpus_per_node: int, catalog: Catalog) -> list[tuple[str, str, list]]:
-    """(config name, GPU type, the node's PlanGpus) per node, as ``migparted.to_mig_parted`` names them."""
+def node_configs(plan: Plan, gpus_per_node: int, catalog: Catalog, previous: Plan | None = None
+                 ) -> list[tuple[str, str, list]]:
+    """(config name, GPU type, the node's PlanGpus) per node, as ``migparted.to_mig_parted`` names them. A
+    re-plan (``previous``) keeps the running plan's nodes (``migparted.replan_nodes``): its GPUs stay where they
+    physically are."""
+    if previous is not None:
+        return [(config_name(plan.instance, k), t, [g for _, g in gs])
+                for k, t, gs in replan_nodes(plan, previous, gpus_per_node, catalog)]
     return [(config_name(plan.instance, k), t, gs) for k, (t, gs) in enumerate(nodes_of(plan, gpus_per_node,
                                                                                         catalog))]
 
@@ -256,10 +262,12 @@ def _text(comment: str, docs: list[dict]) -> str:
     return comment + "\n" + "\n---\n".join("\n".join(to_yaml(d)) for d in docs) + "\n"
 
 
-def k8s_files(problem, plan: Plan, catalog: Catalog) -> tuple[dict[str, str], list[str]]:
-    """(relative path -> text, the executable ones) of the ``--k8s`` directory for ``plan``."""
+def k8s_files(problem, plan: Plan, catalog: Catalog, previous: Plan | None = None
+              ) -> tuple[dict[str, str], list[str]]:
+    """(relative path -> text, the executable ones) of the ``--k8s`` directory for ``plan``; ``previous``: the
+    running plan it re-plans (``solve --from``), whose nodes it keeps."""
     per_node = problem.instance.gpus_per_node
-    nodes = node_configs(plan, per_node, catalog)
+    nodes = node_configs(plan, per_node, catalog, previous)
     where: dict[tuple[str, str], list[str]] = defaultdict(list)
     for cfg, gtype, gpus in nodes:
         for prof in sorted({p for g in gpus for p in g.geometry}):
@@ -287,7 +295,7 @@ def k8s_files(problem, plan: Plan, catalog: Catalog) -> tuple[dict[str, str], li
     files["label-nodes.sh"] = _label_script(plan, nodes)
     cm = {"apiVersion": "v1", "kind": "ConfigMap",
           "metadata": {"name": MIG_CONFIGMAP, "namespace": GPU_OPERATOR_NAMESPACE},
-          "data": {"config.yaml": to_mig_parted(plan, per_node, catalog)}}
+          "data": {"config.yaml": to_mig_parted(plan, per_node, catalog, previous, only_changed=False)}}
     files["gpu-operator/mig-parted-config.yaml"] = _configmap_text(plan, cm)
     return files, ["label-nodes.sh"]
 

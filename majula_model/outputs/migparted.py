@@ -58,30 +58,35 @@ def nodes_of(plan: Plan, gpus_per_node: int, catalog: Catalog) -> list[tuple[str
     return [(t, gs[i:i + gpus_per_node]) for t, gs in by_type.items() for i in range(0, len(gs), gpus_per_node)]
 
 
-def changed_nodes(plan: Plan, previous: Plan, gpus_per_node: int, catalog: Catalog) -> list[tuple[int, str, list]]:
-    """A re-plan's nodes that change (``solve --from``, docs/replan.md): (node number, type, the new plan's GPUs
-    there with their NVML index). The previous plan's nodes stay what they were (same GPUs, same indices); a
-    node is written when one of its GPUs is reconfigured; added GPUs fill new nodes numbered after them."""
-    changes = plan.changes
-    redo = set(changes.reconfigured) if changes else {g.id for g in plan.gpus}
+def replan_nodes(plan: Plan, previous: Plan, gpus_per_node: int, catalog: Catalog) -> list[tuple[int, str, list]]:
+    """Every node of a re-plan (``solve --from``, docs/replan.md): (node number, type, the new plan's GPUs there
+    with their NVML index). The previous plan's nodes stay what they were (same GPUs, same indices, released GPUs
+    left out, a node all released dropped); added GPUs fill new nodes numbered after them."""
     new = {g.id: g for g in plan.gpus}
     old_nodes = nodes_of(previous, gpus_per_node, catalog)
-    out = []
-    for k, (gtype, gpus) in enumerate(old_nodes):
-        if any(g.id in redo for g in gpus):
-            out.append((k, gtype, [(i, new[g.id]) for i, g in enumerate(gpus) if g.id in new]))
-    added = set(changes.added) if changes else set()
-    extra = plan.model_copy(update={"gpus": tuple(g for g in plan.gpus if g.id in added)})
-    for j, (gtype, gpus) in enumerate(nodes_of(extra, gpus_per_node, catalog)):
-        out.append((len(old_nodes) + j, gtype, list(enumerate(gpus))))
-    return out
+    out = [(k, gtype, [(i, new[g.id]) for i, g in enumerate(gpus) if g.id in new])
+           for k, (gtype, gpus) in enumerate(old_nodes)]
+    old_ids = {g.id for g in previous.gpus}
+    extra = plan.model_copy(update={"gpus": tuple(g for g in plan.gpus if g.id not in old_ids)})
+    out += [(len(old_nodes) + j, gtype, list(enumerate(gpus)))
+            for j, (gtype, gpus) in enumerate(nodes_of(extra, gpus_per_node, catalog))]
+    return [n for n in out if n[2]]
 
 
-def to_mig_parted(plan: Plan, gpus_per_node: int, catalog: Catalog, previous: Plan | None = None) -> str:
+def changed_nodes(plan: Plan, previous: Plan, gpus_per_node: int, catalog: Catalog) -> list[tuple[int, str, list]]:
+    """The nodes of ``replan_nodes`` that change: one of their GPUs is reconfigured or added."""
+    changes = plan.changes
+    redo = set(changes.reconfigured) | set(changes.added) if changes else {g.id for g in plan.gpus}
+    return [n for n in replan_nodes(plan, previous, gpus_per_node, catalog) if any(g.id in redo for _, g in n[2])]
+
+
+def to_mig_parted(plan: Plan, gpus_per_node: int, catalog: Catalog, previous: Plan | None = None,
+                  only_changed: bool = True) -> str:
     """The mig-parted YAML for ``plan`` (a string ending in a newline). With ``previous`` (the plan it re-plans),
-    only the nodes that change (``changed_nodes``)."""
+    its nodes: only those that change (``changed_nodes``), or all of them (``only_changed=False``: the GPU
+    operator's ConfigMap must name every node's config)."""
     if previous is not None:
-        numbered = changed_nodes(plan, previous, gpus_per_node, catalog)
+        numbered = (changed_nodes if only_changed else replan_nodes)(plan, previous, gpus_per_node, catalog)
     else:
         numbered = [(k, t, list(enumerate(gs))) for k, (t, gs) in enumerate(nodes_of(plan, gpus_per_node, catalog))]
     skipped = [g.id for g in plan.gpus if not catalog.get(g.type).mig]
@@ -93,7 +98,8 @@ def to_mig_parted(plan: Plan, gpus_per_node: int, catalog: Catalog, previous: Pl
     if skipped:
         lines.append(f"# devices without MIG left out (plan ids): {', '.join(map(str, skipped))}")
     if previous is not None:
-        lines.append("# re-plan: only the nodes with a reconfigured or added GPU; the others stay as they are")
+        lines.append("# re-plan: only the nodes with a reconfigured or added GPU; the others stay as they are"
+                     if only_changed else "# re-plan: every node, numbered as in the running plan")
     lines += ["version: v1", "mig-configs:" + ("" if numbered else " {}")]
     for k, gtype, gpus in numbered:
         lines.append(f"  # node {k}: {len(gpus)} x {gtype}, plan GPU ids {', '.join(str(g.id) for _, g in gpus)}")

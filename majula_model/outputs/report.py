@@ -60,9 +60,10 @@ def curve_files(problem: "Problem") -> dict[str, str]:
     out: dict[str, str] = {}
     used: set[str] = set()
     for i, m in enumerate(problem.instance.models):
-        name = f"curves-{_safe(m.name)}.png"
-        if name in used:
-            name = f"curves-{i}-{_safe(m.name)}.png"
+        name, k = f"curves-{_safe(m.name)}.png", i
+        while name in used:  # the fallback can collide too ('2-a_' and 'a_' at index 2): count up until free
+            name = f"curves-{k}-{_safe(m.name)}.png"
+            k += 1
         used.add(name)
         out[m.name] = name
     return out
@@ -70,7 +71,7 @@ def curve_files(problem: "Problem") -> dict[str, str]:
 
 def check_out_dir(out_dir: str | Path, inputs: Iterable[str | Path | None]) -> None:
     """InputError naming ``--out`` for a directory the report may not write (module docstring)."""
-    check_output_dir(out_dir, FLAG, [i for i in inputs if i is not None])
+    check_output_dir(out_dir, FLAG, [i for i in inputs if i is not None], kind="report")
 
 
 def _previous_files(out: Path) -> list[str]:

@@ -250,3 +250,16 @@ def test_compare_and_report_on_an_instance_built_from_the_shared_data(tmp_path, 
     assert main(["report", str(path), "--out", str(out), "--factors", "1,2", "--time-limit", "10",
                  "--sim-seconds", "1"]) == 0
     _check_report(out, [m for m, _, _ in models])
+
+
+def test_latency_curve_files_are_distinct_even_when_the_fallback_collides():
+    """Models '2-a_', 'a/', 'a_': 'a/' and 'a_' share a safe name, and the fallback for the third ('curves-2-a_')
+    is the first one's own name; every model still gets its own file (found in review)."""
+    from types import SimpleNamespace
+
+    from majula_model.outputs.report import curve_files
+
+    names = ["2-a_", "a/", "a_"]
+    problem = SimpleNamespace(instance=SimpleNamespace(models=[SimpleNamespace(name=n) for n in names]))
+    files = curve_files(problem)
+    assert set(files) == set(names) and len(set(files.values())) == 3
