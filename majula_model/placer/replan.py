@@ -243,6 +243,18 @@ def _slot_capacity(table: dict[Key, Capacity], t: str, slots) -> dict[str, float
     return cap
 
 
+def _slot_instances(slots) -> Counter:
+    """Instances per model on one kept GPU (a shared instance counts once for each of its models)."""
+    out: Counter = Counter()
+    for _, occ in slots:
+        if isinstance(occ, Pattern):
+            for r in occ.runs:
+                out[r.model] += 1
+        else:
+            out[occ] += 1
+    return out
+
+
 def _add_keep_columns(f: Formulation, groups: list[Group], current_count: Counter, reconfig_cost: float
                       ) -> tuple[dict[int, pulp.LpVariable], dict[str, pulp.LpVariable]]:
     """k[L] for each keepable group, r[t] and b[t] per type, rows (10)-(11), and the objective of phase 1."""
@@ -265,6 +277,10 @@ def _add_keep_columns(f: Formulation, groups: list[Group], current_count: Counte
             if present is not None:  # (9): s - share * (columns with m) <= 0
                 share = min(f.demand[m] / f.ref[m], 1.0)
                 present.addInPlace(-share * var)
+        for m, n in _slot_instances(g.slots).items():  # (10) of formulation: a kept GPU's instances count too
+            floor = f.prob.get_constraint_by_name(f"floor_{f.label[m]}") if m in f.label else None
+            if floor is not None:
+                floor.addInPlace(n * var)
     r: dict[str, pulp.LpVariable] = {}
     for t, pool in pools.items():
         n_t = current_count.get(t, 0)
@@ -276,7 +292,10 @@ def _add_keep_columns(f: Formulation, groups: list[Group], current_count: Counte
         f.prob += r[t] >= ys - big * b, f"reconf_new_{safe(t)}"  # (10)
         f.prob += r[t] >= n_t - ks - big * (1 - b), f"reconf_old_{safe(t)}"  # (11)
     kept_cost = pulp.lpSum(cost[groups[i].template.type] * v for i, v in k.items())
-    f.prob.setObjective(f.cost_expr() + kept_cost + (reconfig_cost / f.cost_scale) * pulp.lpSum(r.values()))
+    # W beyond the whole pool's cost orders plans exactly as that cap does (no cost difference between two plans
+    # exceeds it), and keeps the coefficient within what the solver resolves (W = 1e9 made phase 2 "infeasible")
+    w = min(reconfig_cost, sum(p.cost * p.count for p in f.pools) + max(p.cost for p in f.pools)) / f.cost_scale
+    f.prob.setObjective(f.cost_expr() + kept_cost + w * pulp.lpSum(r.values()))
     return k, r
 
 
@@ -312,8 +331,12 @@ def replan(problem: Problem, current: Plan, reconfig_cost: float = 0.0, *, objec
     label = _solver_label(solver)
     if first.status == "infeasible":
         raise Infeasible([f"no plan of the pool serves every demand of '{problem.instance.name}' (min_gpus)"])
-    if not has_solution(first.status):
-        raise Infeasible([f"no re-plan found within the time limit (solver status {first.status})"])
+    if not has_solution(first.status):  # a time limit without an incumbent: a plan without a solution, as solve
+        from .decode import empty_plan
+
+        return empty_plan(problem, "min_gpus", status=first.status, solver=label,
+                          seconds=time.perf_counter() - t0 + (gen.seconds if gen else 0.0),
+                          bound=first.bound if reconfig_cost == 0 else None)
     status = first.status if gen is None or gen.enumerated else "feasible"
     y, x = counts(f)
     z = pattern_counts(f)
@@ -334,7 +357,7 @@ def replan(problem: Problem, current: Plan, reconfig_cost: float = 0.0, *, objec
             z = pattern_counts(f)
             kept = {i: int(round(v.varValue or 0)) for i, v in k.items()}
     plan = _decode(problem, table, f, groups, kept, y, x, z, current, status, label,
-                   time.perf_counter() - t0 + (gen.seconds if gen else 0.0), float(reconfig_cost))
+                   time.perf_counter() - t0 + (gen.seconds if gen else 0.0), float(reconfig_cost), first.bound)
     if tie:
         plan = plan.model_copy(update={"notes": plan.notes + (tie,)})
     return plan
@@ -348,8 +371,9 @@ def _solver_label(solver: str) -> str:
 
 def _decode(problem: Problem, table: dict[Key, Capacity], f: Formulation, groups: list[Group],
             kept: dict[int, int], y: dict, x: dict, z: dict, current: Plan, status: str, solver: str,
-            seconds: float, reconfig_cost: float) -> Plan:
-    """Counts and kept groups -> the plan with ids fixed, its ``changes`` and steps."""
+            seconds: float, reconfig_cost: float, solver_bound: float | None = None) -> Plan:
+    """Counts and kept groups -> the plan with ids fixed, its ``changes`` and steps. ``solver_bound``: the ILP's
+    dual bound, a bound on cost only when W = 0 (else on cost + W x reconfigured, said in the notes)."""
     fresh = assign(f.pools, y, x, z, f.patterns)
     keep_slots: list[GpuAssignment] = []
     free: dict[Signature, list[int]] = {}  # current ids of each group not (yet) kept
@@ -408,7 +432,12 @@ def _decode(problem: Problem, table: dict[Key, Capacity], f: Formulation, groups
     if short:
         notes.append(f"{len(short)} step(s) cannot keep every model at min(current, new) capacity: see "
                      "changes.steps (ok false)")
-    bound = value if status == "optimal" else None
+    if reconfig_cost > 0:
+        notes.append(f"optimal means least cost + {reconfig_cost:g} x reconfigured GPUs, not least cost: the "
+                     "plain optimum may be cheaper (W = 0 gives it, with the fewest changes)"
+                     if status == "optimal" else "the bound is not reported: the solver bounds cost + W x "
+                     "reconfigured, not the cost alone")
+    bound = value if status == "optimal" else (solver_bound if reconfig_cost == 0 else None)
     return Plan(instance=problem.instance.name, objective=PlanObjective(kind="min_gpus", value=value, bound=bound),
                 status=status, gap=relative_gap(value, bound), solver=solver, solve_seconds=max(0.0, seconds),
                 gpus=plan_gpus, models=models, notes=tuple(notes), changes=changes)

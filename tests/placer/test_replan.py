@@ -213,3 +213,42 @@ def test_shared_gpus_of_the_current_plan_can_be_kept():
     new = solve(grown, current=cur, reconfig_cost=1000.0, time_limit=30)
     assert new.changes.reconfigured == () and new.changes.kept == tuple(g.id for g in cur.gpus)
     check_shared_plan(grown, new, "min_gpus")
+
+
+@pytest.mark.parametrize("w", [0.0, 100.0])
+def test_kept_gpus_count_towards_min_instances(w):
+    """Found in review: kept GPUs were left out of the min_instances row, so an unchanged instance with
+    min_instances 2 was reconfigured (W = 0) or grown by a GPU (large W)."""
+    recs = [schema.MeasurementRecord(model="a", gpu="A30-24GB", profile=p, batch=1, latency_ms=10.0,
+                                     throughput_rps=r) for p, r in [("4g.24gb", 400), ("1g.6gb", 80)]]
+    p = build("mi", [("A30-24GB", 6, 1.0)], [("a", 100.0, 700.0)], recs, schema.Policy(), "min_gpus")
+    model = p.instance.models[0].model_copy(update={"min_instances": 2})
+    p = replace(p, instance=p.instance.model_copy(update={"models": (model,)}))
+    cur = solve(p)
+    new = solve(p, current=cur, reconfig_cost=w)
+    assert new.objective.value == cur.objective.value
+    assert new.changes.reconfigured == () and new.changes.added == ()
+    assert new.changes.kept == tuple(g.id for g in cur.gpus)
+
+
+def test_a_time_limit_without_a_replan_is_a_plan_without_a_solution(monkeypatch):
+    """Found in review: the re-plan raised Infeasible where solve returns a no_solution plan."""
+    from majula_model.placer import backends
+    from majula_model.placer.backends import RunResult
+
+    p = default()
+    cur = solve(p, "min_gpus")
+    monkeypatch.setattr(backends.Highs, "run", lambda self, prob, limit, options=None:
+                        RunResult("no_solution", None, 3.5))
+    new = solve(p, current=cur, time_limit=1.0)
+    assert new.status == "no_solution" and new.gpus == () and new.objective.bound == 3.5
+
+
+def test_a_huge_reconfiguration_cost_keeps_everything():
+    """Found in review: W = 1e9 made the fewest-changes phase numerically infeasible; W beyond the pool's cost
+    orders plans as the pool's cost does."""
+    p = default()
+    cur = solve(p, "min_gpus")
+    grown = with_demand(p, {"resnet50": 1.4})
+    new = solve(grown, current=cur, reconfig_cost=1e9)
+    assert new.changes.reconfigured == () and not any("not applied" in n for n in new.notes)
