@@ -167,16 +167,26 @@ def _add(a: Unit, b: Unit, sc: _Scale) -> Unit:
     return Unit(a.type, a.gpus + b.gpus, cap, inst)
 
 
-def unit_configs(gpus: list[Unit], size: int, sc: _Scale) -> dict[int, list[Unit]]:
-    """Non-dominated node configurations of 1..size GPUs (module docstring: sums keep dominance)."""
+class OutOfTime(Exception):
+    """The configurations were not all enumerated before the time limit."""
+
+
+def unit_configs(gpus: list[Unit], size: int, sc: _Scale, deadline: float | None = None
+                 ) -> dict[int, list[Unit]]:
+    """Non-dominated node configurations of 1..size GPUs (module docstring: sums keep dominance); OutOfTime
+    when ``deadline`` (a perf_counter time) passes first."""
     out = {1: gpus}
     for s in range(2, size + 1):
+        if deadline is not None and time.perf_counter() > deadline:
+            raise OutOfTime
         if len(out[s - 1]) * len(gpus) > PAIR_LIMIT:
             raise InputError(f"{len(out[s - 1])} x {len(gpus)} node configurations of {s} {gpus[0].type} GPUs "
                              "are too many to enumerate for the failure-tolerant placer: lower gpus_per_node, "
                              "plan fewer models, or use domain 'gpu'", field=FIELD)
         sums: dict[tuple, Unit] = {}
-        for a in out[s - 1]:
+        for j, a in enumerate(out[s - 1]):
+            if deadline is not None and j % 64 == 0 and time.perf_counter() > deadline:
+                raise OutOfTime
             for b in gpus:
                 u = _add(a, b, sc)
                 sums.setdefault((u.cap, u.inst), u)
@@ -199,7 +209,7 @@ class Tolerant:
     cost_scale: float
 
 
-def build_tolerant(problem: Problem, table: dict[Key, Capacity]) -> Tolerant:
+def build_tolerant(problem: Problem, table: dict[Key, Capacity], deadline: float | None = None) -> Tolerant:
     """The ILP (R1)-(R6) of the module docstring."""
     pol = problem.instance.policy.tolerate_failures
     k = pol.count
@@ -218,7 +228,7 @@ def build_tolerant(problem: Problem, table: dict[Key, Capacity]) -> Tolerant:
         gpus = gpu_configs(problem, table, t, sc)
         if not gpus:
             continue
-        by_size = unit_configs(gpus, min(size, n), sc)
+        by_size = unit_configs(gpus, min(size, n), sc, deadline)
         pool_terms, partial = [], []
         for s, us in by_size.items():
             for u in us:
@@ -309,11 +319,19 @@ def solve_tolerant(problem: Problem, objective: str, table: dict[Key, Capacity],
         raise InputError("shared instances (max_models_per_instance > 1) are not planned with "
                          "policy.tolerate_failures; set it to 1", field="policy.max_models_per_instance")
     t0 = time.perf_counter()
-    f = build_tolerant(problem, table)
-    run = backend(solver).run(f.prob, time_limit)
+    label = backend(solver).label
+    try:
+        f = build_tolerant(problem, table, None if time_limit is None else t0 + time_limit)
+    except OutOfTime:
+        plan = empty_plan(problem, "min_gpus", status="no_solution", solver=label,
+                          seconds=time.perf_counter() - t0, bound=None)
+        return plan.model_copy(update={"notes": (
+            f"the failure-tolerant configurations were not all enumerated within the {time_limit:g} s limit",)})
+    spent = time.perf_counter() - t0
+    run = backend(solver).run(f.prob, None if time_limit is None else max(0.05, time_limit - spent))
     seconds = time.perf_counter() - t0
     what = f"{tol.count} {'GPU' if tol.domain == 'gpu' else f'node(s) of {problem.instance.gpus_per_node} GPU'}(s)"
-    left = None if time_limit is None else max(1.0, time_limit - seconds)
+    left = None if time_limit is None else max(0.05, time_limit - seconds)  # the note's unprotected solve
     plain, plain_cost, _ = _plain_gpus(problem, table, solver, left)
     if run.status == "infeasible":
         reasons = [f"no plan within the pool survives the loss of any {what}"]

@@ -151,3 +151,24 @@ def test_protection_never_needs_fewer_gpus_and_k_plus_one_never_fewer_than_k(pro
         assert plain is not None and one >= plain - 1e-9
     if two is not None:
         assert one is not None and two >= one - 1e-9
+
+
+def test_the_time_limit_covers_enumerating_the_configurations(monkeypatch):
+    """Found in review: enumeration ignored --time-limit (70 s at a 5 s limit). A deadline that passes during
+    enumeration gives a no_solution plan that says why."""
+    from majula_model.placer import robust
+
+    real = robust.unit_configs
+
+    def slow(gpus, size, sc, deadline=None):
+        return real(gpus, size, sc, -1.0 if deadline is not None else None)  # a deadline already passed
+
+    monkeypatch.setattr(robust, "unit_configs", slow)
+    from majula_model import load_instance
+
+    p = load_instance("instances/default.json")
+    policy = p.instance.policy.model_copy(update={"tolerate_failures": {"domain": "node", "count": 1}})
+    p = replace(p, instance=p.instance.model_copy(update={"policy": policy, "gpus_per_node": 2}))
+    plan = solve(p, "min_gpus", time_limit=5.0)
+    assert plan.status == "no_solution" and plan.gpus == ()
+    assert any("not all enumerated within the" in n and "s limit" in n for n in plan.notes)
