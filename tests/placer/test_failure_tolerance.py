@@ -167,7 +167,7 @@ def test_the_time_limit_covers_enumerating_the_configurations(monkeypatch):
     from majula_model import load_instance
 
     p = load_instance("instances/default.json")
-    policy = p.instance.policy.model_copy(update={"tolerate_failures": {"domain": "node", "count": 1}})
+    policy = p.instance.policy.model_copy(update={"tolerate_failures": schema.FailureTolerance(domain="node", count=1)})
     p = replace(p, instance=p.instance.model_copy(update={"policy": policy, "gpus_per_node": 2}))
     plan = solve(p, "min_gpus", time_limit=5.0)
     assert plan.status == "no_solution" and plan.gpus == ()
