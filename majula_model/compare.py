@@ -57,6 +57,16 @@ if TYPE_CHECKING:
 OBJECTIVES = ("min_gpus", "max_throughput")
 """Objectives a comparison answers (max_scale is a growth question, not a way of serving today's demand)."""
 
+
+def objective_for(problem: "Problem", asked: str | None, verb: str = "comparing") -> tuple[str | None, str | None]:
+    """The objective a comparison answers, and a note when it is not the instance's own: ``asked``, else the
+    instance's, else min_gpus where the instance's (max_scale) is a growth question ``OBJECTIVES`` leave out."""
+    if asked is None and problem.instance.objective not in OBJECTIVES:
+        return "min_gpus", (f"the instance's objective is {problem.instance.objective}; {verb} min_gpus "
+                            "(--objective chooses)")
+    return asked, None
+
+
 STRATEGIES = ("exclusive", "temporal", "mps", "mig_homogeneous", "mig_greedy", "mig", "mig_mps", "mig_shared")
 
 ILP_STRATEGIES = ("temporal", "mps", "mig", "mig_mps", "mig_shared")

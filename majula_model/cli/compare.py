@@ -81,7 +81,7 @@ def table(comp, per_model: bool = False) -> str:
 
 def run(args: argparse.Namespace) -> int:
     # imported here, not at the top: every command registers this module (see cli/__init__.py)
-    from ..compare import compare
+    from ..compare import compare, objective_for
     from ..problem.loading import load_instance, notes
 
     if args.time_limit is not None and not 0 < args.time_limit < float("inf"):
@@ -89,11 +89,9 @@ def run(args: argparse.Namespace) -> int:
     problem = load_instance(args.instance, args.cat, command="compare")
     for note in notes(problem):
         print(f"majula: note: {note}", file=sys.stderr)
-    objective = args.objective
-    if objective is None and problem.instance.objective not in OBJECTIVES:
-        objective = "min_gpus"
-        print(f"majula: note: the instance's objective is {problem.instance.objective}; comparing min_gpus "
-              f"(--objective chooses)", file=sys.stderr)
+    objective, note = objective_for(problem, args.objective, "comparing")
+    if note:
+        print(f"majula: note: {note}", file=sys.stderr)
     comp = compare(problem, objective, time_limit=args.time_limit)
     print(json.dumps(comp.to_dict(), indent=2) if args.json else table(comp, args.per_model),
           end="\n" if args.json else "")

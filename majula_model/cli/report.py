@@ -22,7 +22,7 @@ SIM_SECONDS = 10.0
 
 def run(args: argparse.Namespace) -> int:
     # imported here, not at the top: every command registers this module (see cli/__init__.py)
-    from ..compare import compare, demand_sweep
+    from ..compare import compare, objective_for, demand_sweep
     from ..errors import require
     from ..outputs.files import problem_inputs
     from ..outputs.report import check_out_dir, write_report
@@ -40,11 +40,9 @@ def run(args: argparse.Namespace) -> int:
     said = notes(problem)
     for note in said:
         print(f"majula: note: {note}", file=sys.stderr)
-    objective = args.objective
-    if objective is None and problem.instance.objective not in OBJECTIVES:
-        objective = "min_gpus"
-        print(f"majula: note: the instance's objective is {problem.instance.objective}; reporting min_gpus "
-              f"(--objective chooses)", file=sys.stderr)
+    objective, note = objective_for(problem, args.objective, "reporting")
+    if note:
+        print(f"majula: note: {note}", file=sys.stderr)
     comp = compare(problem, objective, time_limit=args.time_limit, sim_seconds=args.sim_seconds)
     sweep = demand_sweep(problem, sorted(factors), time_limit=args.time_limit)
     how = (f"<code>majula report</code> on <code>{_e(args.instance)}</code>: objective {_e(comp.objective)}; "
