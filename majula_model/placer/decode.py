@@ -58,9 +58,9 @@ def assign(pools: list[Pool], y: dict[tuple[str, Geometry], int], x: dict[Key, i
         for g in pool.geometries:
             left = y.get((t, g), 0)
             need = Counter(g)
+            order = {p: i for i, p in enumerate(g)}
             while left > 0:  # GPUs in runs of identical slots: the work grows with distinct GPUs, not the fleet
                 slots = tuple((p, occ) for p, k in need.items() for occ in queues[p].peek(k))
-                order = {p: i for i, p in enumerate(g)}
                 slots = tuple(sorted(slots, key=lambda s: order[s[0]]))
                 repeat = min([left] + [queues[p].repeats(k) for p, k in need.items() if queues[p]])
                 for p, k in need.items():
