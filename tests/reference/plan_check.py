@@ -74,6 +74,16 @@ def check_preamble(plan: Plan, objective: str | None) -> bool:
     return True
 
 
+def check_layout(problem: Problem, gpu, pools: dict) -> str:
+    """One plan GPU: a pool type, at least one instance, a valid layout whose geometry lists exactly its
+    instances (``placements_ref``). Returns the canonical type. Shared by ``shared_check``."""
+    t = problem.catalog.resolve(gpu.type)
+    assert t in pools, f"GPU {gpu.id}: type {gpu.type} is not in the pools"
+    assert gpu.instances, f"GPU {gpu.id}: listed with no instance (unused GPUs are left out)"
+    check_gpu(problem.catalog.gpus[t], gpu.geometry, [(i.profile, i.start) for i in gpu.instances])
+    return t
+
+
 def check_plan(problem: Problem, plan: Plan, objective: str | None = None) -> None:
     """Assert that ``plan`` is a valid, SLO-meeting plan for ``problem`` (AssertionError says what is wrong)."""
     inst, cat = problem.instance, problem.catalog
@@ -85,12 +95,9 @@ def check_plan(problem: Problem, plan: Plan, objective: str | None = None) -> No
     cap: Counter[str] = Counter()
     cost = 0.0
     for gpu in plan.gpus:
-        t = cat.resolve(gpu.type)
-        assert t in pools, f"GPU {gpu.id}: type {gpu.type} is not in the pools"
+        t = check_layout(problem, gpu, pools)
         used[t] += 1
         cost += pools[t].cost
-        assert gpu.instances, f"GPU {gpu.id}: listed with no instance (unused GPUs are left out)"
-        check_gpu(cat.gpus[t], gpu.geometry, [(i.profile, i.start) for i in gpu.instances])
         for ins in gpu.instances:
             assert len({r.name for r in ins.models}) <= inst.policy.max_models_per_instance, \
                 f"GPU {gpu.id} {ins.profile}@{ins.start}: {len(ins.models)} models in one instance"

@@ -39,8 +39,7 @@ from majula_model.problem.loading import Problem
 from majula_model.schema import MeasurementRecord, Plan, PlanInstance, PlanModelRun
 
 from .capacity_ref import point_rate
-from .placements_ref import check_gpu
-from .plan_check import REL, _check_run, at_most, check_plan, check_preamble, check_totals, close
+from .plan_check import REL, _check_run, at_most, check_layout, check_plan, check_preamble, check_totals, close
 
 
 def service_ms(rec: MeasurementRecord) -> float:
@@ -210,12 +209,9 @@ def check_shared_plan(problem: Problem, plan: Plan, objective: str | None = None
     cost = 0.0
     shared = False
     for gpu in plan.gpus:
-        t = cat.resolve(gpu.type)
-        assert t in pools, f"GPU {gpu.id}: type {gpu.type} is not in the pools"
+        t = check_layout(problem, gpu, pools)
         used[t] += 1
         cost += pools[t].cost
-        assert gpu.instances, f"GPU {gpu.id}: listed with no instance (unused GPUs are left out)"
-        check_gpu(cat.gpus[t], gpu.geometry, [(i.profile, i.start) for i in gpu.instances])
         for ins in gpu.instances:
             where = f"GPU {gpu.id} {ins.profile}@{ins.start} ({ins.sharing})"
             _check_structure(where, ins, problem)
