@@ -25,6 +25,8 @@ Constraints
     (R4) [spare_m_l] sum_u min(c[u,m], l) y[u] >= (k l + 1 + h) b[m,l]     for l in L_m
     (R5) [pick_m]    sum_l b[m,l] >= 1
     (R6) [floor_m]   sum_u n[u,m] y[u] >= F_m                 models[].min_instances > 1
+    (R7) [hull_m]    sum_u e(c[u,m]) y[u] >= 1,  e(c) = c / (k c + 1 + h)   (valid; the LP's strength)
+    (R8) [lower]     sum_t w_t sum_{u in U_t} s_u y[u] >= B      B: a proven lower bound (below), when known
     objective: min sum_t w_t sum_{u in U_t} s_u y[u]
 
 Exactness of (R4)-(R5). For a multiset of unit capacities v_1 >= v_2 >= ... >= v_n (unit u repeated y[u]
@@ -52,10 +54,24 @@ Nodes. Each type's GPUs are listed consecutively, full nodes first, so every uni
 the plan (and R2 leaves at most one partial node per type, the last one). Nodes never mix types (a real node
 holds one kind of GPU); the optimum is over plans of that shape.
 
-Limits (an explained ``InputError`` naming ``policy.tolerate_failures``, never a silent heuristic): more than
-``GPU_CONFIG_LIMIT`` raw GPU configurations of one type (many models per profile), or more than
-``UNIT_LIMIT`` non-dominated node configurations of one size. Only min_gpus is planned (the rule is about
-serving every demand); shared instances (max_models_per_instance > 1) are refused.
+(R7) is the convex hull of model m's disjunction (R4)-(R5) alone (``robust_colgen`` derives it): it cuts no
+plan, implies (R3), and is what makes the LP bound worth having. (R8) cuts no plan either; it lets the solver
+stop as soon as its incumbent reaches B.
+
+The survivors' bound B (``survivor_bound``). Remove from any plan its k dearest units: every model still
+keeps (1 + h) d_m, so what is left is an unprotected plan within the pool, which costs at least the
+unprotected optimum P (its proven bound; instance floors dropped, survivors need not keep them). The k removed
+units cost at least k w_min (domain gpu); for nodes, a plan has k + 1 units at least (a model in k units dies
+with them) and at most one partial node per type, so at least k + 1 - T of them are full nodes of G GPUs. So
+cost >= P + w_min (G max(0, k + 1 - T) + k - max(0, k + 1 - T)). With one type this is P + kG: the LP, which
+splits nodes, never sees it (ParvaGPU, 10 GPUs' demand, nodes of 8: LP 14.8, B = 9 + 8 = 17 = the optimum).
+
+Columns, enumerated or generated. Up to ``GPU_CONFIG_LIMIT`` raw configurations of one GPU and
+``UNIT_LIMIT`` non-dominated node configurations of one size, every configuration is a column and the ILP's
+own proof covers them. Past those limits (``TooMany``) the columns are generated (``robust_colgen``), and the
+plan's bound is the larger of the LP bound over every configuration and B; ``optimal`` then means the plan's
+cost reaches it. Only min_gpus is planned (the rule is about serving every demand); shared instances
+(max_models_per_instance > 1) are refused.
 """
 
 from __future__ import annotations
@@ -64,7 +80,7 @@ import itertools
 import math
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pulp
@@ -78,6 +94,8 @@ from .decode import GpuAssignment, Slots, empty_plan, make_plan
 from .formulation import build, pool_geometries, safe
 from .solver import solve_formulation
 from .status import has_solution, relative_gap
+from .robust_colgen import generate
+from .unit_pricing import hull
 
 GPU_CONFIG_LIMIT = 50_000
 """Most GPU configurations (geometry x model on every slot) enumerated per GPU type before pruning."""
@@ -86,6 +104,15 @@ UNIT_LIMIT = 5_000
 PAIR_LIMIT = 2_000_000
 """Most (node, GPU) sums formed per node size before pruning."""
 FIELD = "policy.tolerate_failures"
+PLAIN_SHARE = 0.2
+"""Of ``--time-limit``, the share the unprotected solve (the note's price of protection, and the survivors'
+bound) may take."""
+GENERATION_SHARE = 0.6
+"""Of ``--time-limit``, the share column generation may take before the ILP over its columns starts."""
+
+
+class TooMany(Exception):
+    """More configurations than the enumeration takes: they are generated instead (``robust_colgen``)."""
 
 
 @dataclass(frozen=True)
@@ -143,9 +170,7 @@ def gpu_configs(problem: Problem, table: dict[Key, Capacity], gpu_type: str, sc:
     geos = pool_geometries(gpu, frozenset(users))
     total = sum(math.prod(math.comb(n + len(users[p]) - 1, n) for p, n in Counter(g).items()) for g in geos)
     if total > GPU_CONFIG_LIMIT:
-        raise InputError(f"{total} configurations of one {gpu_type} (a model on every slot of every geometry) "
-                         f"exceed the {GPU_CONFIG_LIMIT} the failure-tolerant placer enumerates: too many models "
-                         "share profiles; plan fewer models at a time or drop tolerate_failures", field=FIELD)
+        raise TooMany(f"{total} configurations of one {gpu_type}")
     units: dict[tuple, Unit] = {}
     for g in geos:
         counts = Counter(g)
@@ -180,9 +205,7 @@ def unit_configs(gpus: list[Unit], size: int, sc: _Scale, deadline: float | None
         if deadline is not None and time.perf_counter() > deadline:
             raise OutOfTime
         if len(out[s - 1]) * len(gpus) > PAIR_LIMIT:
-            raise InputError(f"{len(out[s - 1])} x {len(gpus)} node configurations of {s} {gpus[0].type} GPUs "
-                             "are too many to enumerate for the failure-tolerant placer: lower gpus_per_node, "
-                             "plan fewer models, or use domain 'gpu'", field=FIELD)
+            raise TooMany(f"{len(out[s - 1])} x {len(gpus)} node configurations of {s} {gpus[0].type} GPUs")
         sums: dict[tuple, Unit] = {}
         for j, a in enumerate(out[s - 1]):
             if deadline is not None and j % 64 == 0 and time.perf_counter() > deadline:
@@ -192,9 +215,7 @@ def unit_configs(gpus: list[Unit], size: int, sc: _Scale, deadline: float | None
                 sums.setdefault((u.cap, u.inst), u)
         out[s] = _pareto(list(sums.values()))
         if len(out[s]) > UNIT_LIMIT:
-            raise InputError(f"{len(out[s])} non-dominated node configurations of {s} {gpus[0].type} GPUs exceed "
-                             f"the {UNIT_LIMIT} the failure-tolerant placer takes as columns: lower "
-                             "gpus_per_node, plan fewer models, or use domain 'gpu'", field=FIELD)
+            raise TooMany(f"{len(out[s])} non-dominated node configurations of {s} {gpus[0].type} GPUs")
     return out
 
 
@@ -209,43 +230,65 @@ class Tolerant:
     cost_scale: float
 
 
-def build_tolerant(problem: Problem, table: dict[Key, Capacity], deadline: float | None = None) -> Tolerant:
-    """The ILP (R1)-(R6) of the module docstring."""
-    pol = problem.instance.policy.tolerate_failures
-    k = pol.count
-    size = 1 if pol.domain == "gpu" else problem.instance.gpus_per_node
-    sc = _Scale(problem)
-    pools = [(problem.catalog.get(g.type).type, g.count, g.cost) for g in problem.instance.gpus]
+def enumerated(problem: Problem, table: dict[Key, Capacity], sc: _Scale, size: int,
+               deadline: float | None = None) -> dict[str, list[Unit]]:
+    """Every non-dominated unit configuration per usable pool type; TooMany past the limits, OutOfTime."""
+    out: dict[str, list[Unit]] = {}
     usable_types = {t for (_, t, _) in table}
-    cost_scale = max(c for _, _, c in pools)
+    for g in problem.instance.gpus:
+        t = problem.catalog.get(g.type).type
+        if t not in usable_types:
+            continue
+        gpus = gpu_configs(problem, table, t, sc)
+        if gpus:
+            out[t] = [u for us in unit_configs(gpus, min(size, g.count), sc, deadline).values() for u in us]
+    return out
+
+
+def unit(table: dict[Key, Capacity], gpu_type: str, gpus: tuple[Slots, ...], sc: _Scale) -> Unit:
+    """The unit whose GPUs hold these slots, with its capacity and instance vectors."""
+    rates: dict[str, float] = {}
+    counts: Counter = Counter()
+    for slots in gpus:
+        for p, m in slots:
+            rates[m] = rates.get(m, 0.0) + table[(m, gpu_type, p)].capacity_rps
+            counts[m] += 1
+    cap, inst = sc.vector(rates, counts)
+    return Unit(gpu_type, tuple(gpus), cap, inst)
+
+
+def build_tolerant(problem: Problem, columns: dict[str, list[Unit]], k: int, size: int, sc: _Scale,
+                   lower: float | None = None) -> Tolerant:
+    """The ILP (R1)-(R8) of the module docstring over ``columns`` (per GPU type); ``lower``: a proven lower
+    bound on the cost (R8), which lets the solver stop once its incumbent reaches it."""
+    pools = {problem.catalog.get(g.type).type: (g.count, g.cost) for g in problem.instance.gpus}
+    cost_scale = max(c for _, c in pools.values())
     prob = pulp.LpProblem(f"majula_{safe(problem.instance.name)}_tolerant", pulp.LpMinimize)
     units: list[Unit] = []
     ys: list[pulp.LpVariable] = []
     cost_terms = []
-    for t, n, cost in pools:
-        if t not in usable_types:
-            continue
-        gpus = gpu_configs(problem, table, t, sc)
-        if not gpus:
-            continue
-        by_size = unit_configs(gpus, min(size, n), sc, deadline)
+    for t, us in columns.items():
+        n, cost = pools[t]
         pool_terms, partial = [], []
-        for s, us in by_size.items():
-            for u in us:
-                v = prob.add_variable(f"y{len(ys)}_{safe(t)}_{s}", 0, n // s, cat="Integer")
-                units.append(u)
-                ys.append(v)
-                pool_terms.append(s * v)
-                cost_terms.append(cost * s / cost_scale * v)
-                if s < size:
-                    partial.append(v)
+        for u in us:
+            s = len(u.gpus)
+            v = prob.add_variable(f"y{len(ys)}_{safe(t)}_{s}", 0, n // s, cat="Integer")
+            units.append(u)
+            ys.append(v)
+            pool_terms.append(s * v)
+            cost_terms.append(cost * s / cost_scale * v)
+            if s < size:
+                partial.append(v)
         prob += pulp.lpSum(pool_terms) <= n, f"pool_{safe(t)}"  # (R1)
         if partial:
             prob += pulp.lpSum(partial) <= 1, f"partial_{safe(t)}"  # (R2)
     prob += pulp.lpSum(cost_terms)
+    if lower is not None and cost_terms:
+        prob += pulp.lpSum(cost_terms) >= lower / cost_scale * (1 - 1e-9), "lower"  # (R8)
     for i, m in enumerate(sc.models):
         col = [(u.cap[i], v) for u, v in zip(units, ys) if u.cap[i] > 0]
         prob += pulp.lpSum(c * v for c, v in col) >= sc.clip, f"cover_{i}"  # (R3)
+        prob += pulp.lpSum(hull(c, k, sc.clip) * v for c, v in col) >= 1, f"hull_{i}"  # (R7)
         lams = sorted({c for c, _ in col})
         picks = []
         for j, lam in enumerate(lams):
@@ -295,14 +338,42 @@ def worst_remaining(problem: Problem, plan: Plan) -> dict[str, float]:
 
 
 def _plain_gpus(problem: Problem, table: dict[Key, Capacity], solver: str, time_limit: float | None
-                ) -> tuple[int | None, float | None, str]:
-    """GPUs and cost of the plain min_gpus plan (the count ILP, no failure tolerance), and its status."""
+                ) -> tuple[int | None, float | None, float | None]:
+    """GPUs and cost of the plain min_gpus plan (the count ILP, no failure tolerance), and its proven lower
+    bound on the cost (None without one)."""
     f = build(problem, "min_gpus", table)
     out = solve_formulation(f, solver, time_limit, phase2=False)
+    bound = out.bound if out.status in ("optimal", "feasible") else None
     if not out.has_solution():
-        return None, None, out.status
+        return None, None, bound
     cost = {problem.catalog.get(g.type).type: g.cost for g in problem.instance.gpus}
-    return sum(out.y.values()), math.fsum(cost[t] * n for (t, _), n in out.y.items()), out.status
+    value = math.fsum(cost[t] * n for (t, _), n in out.y.items())
+    return sum(out.y.values()), value, value if out.status == "optimal" else bound
+
+
+def survivor_bound(problem: Problem, table: dict[Key, Capacity], solver: str, time_limit: float | None,
+                   plain_bound: float | None) -> float | None:
+    """A lower bound on every failure-tolerant plan's cost from what is left after a loss (module docstring,
+    "The survivors' bound"): the k dearest units cost at least ``lost``, and the rest serve every demand on
+    their own, so cost at least the unprotected optimum (without instance floors, which survivors need not
+    keep)."""
+    inst = problem.instance
+    k = inst.policy.tolerate_failures.count
+    if any(m.min_instances > 1 for m in inst.models):
+        bare = inst.model_copy(update={"models": tuple(m.model_copy(update={"min_instances": 1})
+                                                        for m in inst.models)})
+        plain_bound = _plain_gpus(replace(problem, instance=bare), table, solver, time_limit)[2]
+    if plain_bound is None:
+        return None
+    usable = {t for (_, t, _) in table}
+    pools = [g for g in inst.gpus if problem.catalog.get(g.type).type in usable]
+    w = min(g.cost for g in pools)
+    if inst.policy.tolerate_failures.domain == "gpu":
+        lost = k * w
+    else:
+        full = max(0, k + 1 - len(pools))  # k + 1 units at least, at most one partial node per type
+        lost = w * (inst.gpus_per_node * full + (k - full))
+    return plain_bound + lost
 
 
 def solve_tolerant(problem: Problem, objective: str, table: dict[Key, Capacity], *,
@@ -320,33 +391,68 @@ def solve_tolerant(problem: Problem, objective: str, table: dict[Key, Capacity],
                          "policy.tolerate_failures; set it to 1", field="policy.max_models_per_instance")
     t0 = time.perf_counter()
     label = backend(solver).label
+    k = tol.count
+    size = 1 if tol.domain == "gpu" else problem.instance.gpus_per_node
+    sc = _Scale(problem)
+    what = f"{tol.count} {'GPU' if tol.domain == 'gpu' else f'node(s) of {problem.instance.gpus_per_node} GPU'}(s)"
+
+    def until(share: float) -> float | None:
+        return None if time_limit is None else t0 + share * time_limit
+
+    def left(deadline: float | None) -> float | None:
+        return None if deadline is None else max(0.05, deadline - time.perf_counter())
+
+    plain, plain_cost, plain_bound = _plain_gpus(problem, table, solver, left(until(PLAIN_SHARE)))
+    floor = survivor_bound(problem, table, solver, left(until(PLAIN_SHARE)), plain_bound)
+    gen = None
     try:
-        f = build_tolerant(problem, table, None if time_limit is None else t0 + time_limit)
+        columns = enumerated(problem, table, sc, size, until(1.0))
     except OutOfTime:
         plan = empty_plan(problem, "min_gpus", status="no_solution", solver=label,
                           seconds=time.perf_counter() - t0, bound=None)
         return plan.model_copy(update={"notes": (
             f"the failure-tolerant configurations were not all enumerated within the {time_limit:g} s limit",)})
-    spent = time.perf_counter() - t0
-    run = backend(solver).run(f.prob, None if time_limit is None else max(0.05, time_limit - spent))
+    except TooMany:  # too many to list: generate those the LP asks for (robust_colgen)
+        gen = generate(problem, table, sc.models, sc.clip, k, sc.floor, size, until(GENERATION_SHARE))
+        if gen.infeasible:
+            _infeasible(what, plain, plain_cost)
+        columns = {t: [unit(table, t, gpus, sc) for gpus in cs] for t, cs in gen.columns.items()}
+    bounds = [b for b in (floor, None if gen is None else gen.bound) if b is not None]
+    lower = _rounded(problem, table, max(bounds)) if bounds else None
+    f = build_tolerant(problem, columns, k, size, sc, lower)
+    run = backend(solver).run(f.prob, left(until(1.0)))
     seconds = time.perf_counter() - t0
-    what = f"{tol.count} {'GPU' if tol.domain == 'gpu' else f'node(s) of {problem.instance.gpus_per_node} GPU'}(s)"
-    left = None if time_limit is None else max(0.05, time_limit - seconds)  # the note's unprotected solve
-    plain, plain_cost, _ = _plain_gpus(problem, table, solver, left)
-    if run.status == "infeasible":
-        reasons = [f"no plan within the pool survives the loss of any {what}"]
-        if plain is not None:
-            reasons.append(f"without failure tolerance {plain} GPU(s) (cost {plain_cost:.6g}) serve every demand")
-        raise Infeasible(reasons)
-    label = backend(solver).label
-    value = None if run.value is None else run.value * f.cost_scale
+    if run.status == "infeasible" and gen is None:
+        _infeasible(what, plain, plain_cost)
     bound = None if run.bound is None else run.bound * f.cost_scale
+    if gen is not None:  # the ILP's own bound covers its columns only; the generation's covers every one
+        bound = lower
+    elif lower is not None:
+        bound = lower if bound is None else max(bound, lower)
+    gen_note = None
+    if gen is not None:
+        n_cols = sum(len(c) for c in gen.columns.values())
+        gen_note = (f"{n_cols} unit configurations generated in {gen.rounds} LP rounds ({gen.seconds:.2f} s): "
+                    + (f"the LP over every configuration costs at least {gen.bound:.6g}" if gen.complete else
+                       "generation stopped before it proved the LP bound" + (
+                           f"; the Lagrangian bound is {gen.bound:.6g}" if gen.bound is not None else "")))
     if not has_solution(run.status):
-        return empty_plan(problem, "min_gpus", status=run.status, solver=label, seconds=seconds, bound=bound)
+        plan = empty_plan(problem, "min_gpus", status="no_solution" if run.status == "infeasible" else run.status,
+                          solver=label, seconds=seconds, bound=bound)
+        return plan.model_copy(update={"notes": tuple(n for n in (
+            "no failure-tolerant plan among the generated configurations" if run.status == "infeasible" else None,
+            gen_note) if n)})
     counts = [int(round(v.varValue or 0)) for v in f.y]
-    plan = make_plan(problem, table, assignments(problem, f, counts), "min_gpus", status=run.status,
+    cost = _plan_cost(problem, f, counts)
+    status = "optimal" if (gen is None and run.status == "optimal") or (
+        bound is not None and cost <= bound + 1e-9 * max(1.0, cost)) else "feasible"
+    plan = make_plan(problem, table, assignments(problem, f, counts), "min_gpus", status=status,
                      solver=label, seconds=seconds, bound=bound)
     notes = [f"tolerates the loss of any {what}: every model keeps (1 + headroom) x its demand"]
+    if gen_note:
+        notes.append(gen_note)
+    if floor is not None and plan.status != "optimal":
+        notes.append(f"after any loss the rest is a plan of its own: no protected plan costs less than {floor:.6g}")
     if plain is not None:
         notes.append(f"without failure tolerance: {plain} GPUs (cost {plain_cost:.6g}); with it: "
                      f"{len(plan.gpus)} GPUs (cost {plan.objective.value:.6g})")
@@ -356,7 +462,9 @@ def solve_tolerant(problem: Problem, objective: str, table: dict[Key, Capacity],
         bad = empty_plan(problem, "min_gpus", status="error", solver=label, seconds=seconds, bound=bound)
         return bad.model_copy(update={"notes": (f"the solver's counts leave {', '.join(short)} short of demand "
                                                 f"after the loss of {what}: no plan is claimed",)})
-    if value is not None and plan.status == "optimal" and abs(value - plan.objective.value) > 1e-6 * max(1, value):
+    value = None if run.value is None else run.value * f.cost_scale
+    if value is not None and plan.status == "optimal" and gen is None \
+            and abs(value - plan.objective.value) > 1e-6 * max(1, value):
         notes.append(f"the solver's objective {value:.9g} disagrees with the decoded plan's "
                      f"{plan.objective.value:.9g}: not called optimal")
         plan = plan.model_copy(update={"status": "feasible", "gap": relative_gap(plan.objective.value, bound),
@@ -364,3 +472,26 @@ def solve_tolerant(problem: Problem, objective: str, table: dict[Key, Capacity],
     return plan.model_copy(update={"notes": tuple(notes)})
 
 
+def _plan_cost(problem: Problem, f: Tolerant, counts: list[int]) -> float:
+    cost = {problem.catalog.get(g.type).type: g.cost for g in problem.instance.gpus}
+    return math.fsum(cost[u.type] * len(u.gpus) * n for u, n in zip(f.units, counts))
+
+
+def _rounded(problem: Problem, table: dict[Key, Capacity], bound: float | None) -> float | None:
+    """A cost bound raised to a whole GPU where every usable pool type costs the same (plans cost w x GPUs)."""
+    if bound is None:
+        return None
+    usable = {t for (_, t, _) in table}
+    costs = {g.cost for g in problem.instance.gpus if problem.catalog.get(g.type).type in usable}
+    if len(costs) == 1:
+        w = costs.pop()
+        return w * math.ceil(bound / w - 1e-7)
+    return bound
+
+
+def _infeasible(what: str, plain: int | None, plain_cost: float | None) -> None:
+    """Raise the explained Infeasible: no plan within the pool survives, and what the unprotected plan needs."""
+    reasons = [f"no plan within the pool survives the loss of any {what}"]
+    if plain is not None:
+        reasons.append(f"without failure tolerance {plain} GPU(s) (cost {plain_cost:.6g}) serve every demand")
+    raise Infeasible(reasons)
