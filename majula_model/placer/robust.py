@@ -107,6 +107,10 @@ FIELD = "policy.tolerate_failures"
 PLAIN_SHARE = 0.2
 """Of ``--time-limit``, the share the unprotected solve (the note's price of protection, and the survivors'
 bound) may take."""
+ENUMERATION_SECONDS = 10.0
+ENUMERATION_SHARE = 0.25
+"""Listing every configuration may take this long (s), and at most this share of ``--time-limit``; past it the
+configurations are generated instead."""
 GENERATION_SHARE = 0.6
 """Of ``--time-limit``, the share column generation may take before the ILP over its columns starts."""
 
@@ -126,20 +130,24 @@ class Unit:
     inst: tuple[int, ...]
 
 
-def _pareto(units: list[Unit]) -> list[Unit]:
-    """The units whose (cap, inst) vector no other unit of the list dominates (duplicates kept once)."""
+def _pareto(units: list[Unit], limit: int | None = None) -> list[Unit]:
+    """The units whose (cap, inst) vector no other unit of the list dominates (duplicates kept once);
+    TooMany as soon as more than ``limit`` are kept."""
     if not units:
         return []
     vec = np.array([u.cap + tuple(float(i) for i in u.inst) for u in units], dtype=float)
     order = np.argsort(-vec.sum(axis=1), kind="stable")
     kept: list[int] = []
-    kept_vec = np.empty((0, vec.shape[1]))
+    kept_vec = np.empty((min(len(units), (limit or len(units)) + 1), vec.shape[1]))
     for i in order:
         v = vec[i]
-        if kept and np.any(np.all(kept_vec >= v, axis=1)):
+        if kept and np.any(np.all(kept_vec[:len(kept)] >= v, axis=1)):
             continue
+        if limit is not None and len(kept) >= limit:
+            raise TooMany(f"more than {limit} non-dominated node configurations of {len(units[0].gpus)} "
+                          f"{units[0].type} GPUs")
+        kept_vec[len(kept)] = v
         kept.append(int(i))
-        kept_vec = np.vstack([kept_vec, v])
     return [units[i] for i in sorted(kept)]
 
 
@@ -213,9 +221,7 @@ def unit_configs(gpus: list[Unit], size: int, sc: _Scale, deadline: float | None
             for b in gpus:
                 u = _add(a, b, sc)
                 sums.setdefault((u.cap, u.inst), u)
-        out[s] = _pareto(list(sums.values()))
-        if len(out[s]) > UNIT_LIMIT:
-            raise TooMany(f"{len(out[s])} non-dominated node configurations of {s} {gpus[0].type} GPUs")
+        out[s] = _pareto(list(sums.values()), UNIT_LIMIT)
     return out
 
 
@@ -405,14 +411,11 @@ def solve_tolerant(problem: Problem, objective: str, table: dict[Key, Capacity],
     plain, plain_cost, plain_bound = _plain_gpus(problem, table, solver, left(until(PLAIN_SHARE)))
     floor = survivor_bound(problem, table, solver, left(until(PLAIN_SHARE)), plain_bound)
     gen = None
+    enum_until = time.perf_counter() + (ENUMERATION_SECONDS if time_limit is None
+                                        else min(ENUMERATION_SECONDS, ENUMERATION_SHARE * time_limit))
     try:
-        columns = enumerated(problem, table, sc, size, until(1.0))
-    except OutOfTime:
-        plan = empty_plan(problem, "min_gpus", status="no_solution", solver=label,
-                          seconds=time.perf_counter() - t0, bound=None)
-        return plan.model_copy(update={"notes": (
-            f"the failure-tolerant configurations were not all enumerated within the {time_limit:g} s limit",)})
-    except TooMany:  # too many to list: generate those the LP asks for (robust_colgen)
+        columns = enumerated(problem, table, sc, size, enum_until)
+    except (TooMany, OutOfTime):  # too many to list (or to list in time): generate those the LP asks for
         gen = generate(problem, table, sc.models, sc.clip, k, sc.floor, size, until(GENERATION_SHARE))
         if gen.infeasible:
             _infeasible(what, plain, plain_cost)
