@@ -10,6 +10,8 @@ unprotected solve for the note and the survivors' bound, columns enumerated or g
 "generated" where the configurations were too many to list and column generation (``robust_colgen``) made
 them.
 
+A second table solves the instances whose own policy shares instances (``lowrate``) with sharing on.
+
 Run: ``.venv/bin/python benchmarks/bench_robust.py [--limit 60] [--nodes 8]``
 """
 
@@ -58,10 +60,11 @@ def lifted(problem: Problem) -> Problem:
     return replace(problem, instance=problem.instance.model_copy(update={"gpus": gpus}))
 
 
-def protect(problem: Problem, domain: str | None, k: int, nodes: int) -> Problem:
-    pol = problem.instance.policy.model_copy(update={
-        "tolerate_failures": None if domain is None else FailureTolerance(domain=domain, count=k),
-        "max_models_per_instance": 1})
+def protect(problem: Problem, domain: str | None, k: int, nodes: int, share: bool = False) -> Problem:
+    upd = {"tolerate_failures": None if domain is None else FailureTolerance(domain=domain, count=k)}
+    if not share:
+        upd["max_models_per_instance"] = 1
+    pol = problem.instance.policy.model_copy(update=upd)
     return replace(problem, instance=problem.instance.model_copy(update={"policy": pol, "gpus_per_node": nodes}))
 
 
@@ -96,6 +99,14 @@ def main() -> int:
     for p in problems:
         cells = [cell(protect(p, d, k, args.nodes), args.limit) for d, k in ((None, 0), ("gpu", 1), ("gpu", 2),
                                                                               ("node", 1))]
+        print(f"| {p.instance.name} | " + " | ".join(cells) + " |", flush=True)
+    shared = [p for p in problems if p.instance.policy.max_models_per_instance > 1 and p.instance.policy.sharing_modes]
+    print("\nWith the instance's own sharing policy (shared instances allowed):")
+    print("| instance | unprotected | 1 GPU | 2 GPUs | 1 node |")
+    print("|---|---|---|---|---|")
+    for p in shared:
+        cells = [cell(protect(p, d, k, args.nodes, share=True), args.limit) for d, k in (
+            (None, 0), ("gpu", 1), ("gpu", 2), ("node", 1))]
         print(f"| {p.instance.name} | " + " | ".join(cells) + " |", flush=True)
     return 0
 

@@ -70,8 +70,16 @@ Columns, enumerated or generated. Up to ``GPU_CONFIG_LIMIT`` raw configurations 
 ``UNIT_LIMIT`` non-dominated node configurations of one size, every configuration is a column and the ILP's
 own proof covers them. Past those limits (``TooMany``) the columns are generated (``robust_colgen``), and the
 plan's bound is the larger of the LP bound over every configuration and B; ``optimal`` then means the plan's
-cost reaches it. Only min_gpus is planned (the rule is about serving every demand); shared instances
-(max_models_per_instance > 1) are refused.
+cost reaches it. Only min_gpus is planned (the rule is about serving every demand).
+
+Shared instances (``colgen.sharing_on``). A slot may hold a shared pattern (``patterns.Pattern``) instead of one
+model; its capacities enter every member's c[u,m] and count as an instance of each. The patterns are those of
+the unprotected problem: all of them where few (``colgen.ENUMERATE_LIMIT``), else the ones its LP asked for
+(``colgen.generate``). The configurations are then always generated (``robust_colgen``), starting from every solo
+configuration when they can be listed (else from the solo generation's columns), so allowing sharing never
+loses a solo plan the ILP would find. With every pattern listed, the LP bound covers them all; with generated
+patterns it does not, and the plan's bound is the survivors' B, whose P is the unprotected shared optimum's
+proven bound (``api.solve``: the LP bound over every pattern), so it holds over every pattern.
 """
 
 from __future__ import annotations
@@ -91,6 +99,7 @@ from ..problem.problem import Problem
 from ..schema import Plan
 from .backends import backend
 from .decode import GpuAssignment, Slots, empty_plan, make_plan
+from .colgen import sharing_on
 from .formulation import build, pool_geometries, safe
 from .solver import solve_formulation
 from .status import has_solution, relative_gap
@@ -104,6 +113,8 @@ UNIT_LIMIT = 5_000
 PAIR_LIMIT = 2_000_000
 """Most (node, GPU) sums formed per node size before pruning."""
 FIELD = "policy.tolerate_failures"
+SHARING_SECONDS = 30.0
+"""Without a time limit, how long the shared patterns may be generated."""
 PLAIN_SHARE = 0.2
 """Of ``--time-limit``, the share the unprotected solve (the note's price of protection, and the survivors'
 bound) may take."""
@@ -252,13 +263,17 @@ def enumerated(problem: Problem, table: dict[Key, Capacity], sc: _Scale, size: i
 
 
 def unit(table: dict[Key, Capacity], gpu_type: str, gpus: tuple[Slots, ...], sc: _Scale) -> Unit:
-    """The unit whose GPUs hold these slots, with its capacity and instance vectors."""
+    """The unit whose GPUs hold these slots (a model, or a shared pattern, on each), with its capacity and
+    instance vectors (a shared instance counts as one instance of each member)."""
     rates: dict[str, float] = {}
     counts: Counter = Counter()
     for slots in gpus:
-        for p, m in slots:
-            rates[m] = rates.get(m, 0.0) + table[(m, gpu_type, p)].capacity_rps
-            counts[m] += 1
+        for p, occ in slots:
+            runs = [(occ, table[(occ, gpu_type, p)].capacity_rps)] if isinstance(occ, str) else \
+                [(r.model, r.capacity_rps) for r in occ.runs]
+            for m, r in runs:
+                rates[m] = rates.get(m, 0.0) + r
+                counts[m] += 1
     cap, inst = sc.vector(rates, counts)
     return Unit(gpu_type, tuple(gpus), cap, inst)
 
@@ -345,8 +360,21 @@ def worst_remaining(problem: Problem, plan: Plan) -> dict[str, float]:
 
 def _plain_gpus(problem: Problem, table: dict[Key, Capacity], solver: str, time_limit: float | None
                 ) -> tuple[int | None, float | None, float | None]:
-    """GPUs and cost of the plain min_gpus plan (the count ILP, no failure tolerance), and its proven lower
-    bound on the cost (None without one)."""
+    """GPUs and cost of the plain min_gpus plan (the count ILP, no failure tolerance; where the policy shares
+    instances, ``api.solve`` with its patterns), and its proven lower bound on the cost (None without one)."""
+    if sharing_on(problem):
+        from .api import solve
+
+        pol = problem.instance.policy.model_copy(update={"tolerate_failures": None})
+        try:
+            plan = solve(replace(problem, instance=problem.instance.model_copy(update={"policy": pol})),
+                         "min_gpus", time_limit=time_limit, solver=solver)
+        except Infeasible:
+            return None, None, None
+        if not plan.gpus:
+            return None, None, plan.objective.bound
+        value = plan.objective.value
+        return len(plan.gpus), value, value if plan.status == "optimal" else plan.objective.bound
     f = build(problem, "min_gpus", table)
     out = solve_formulation(f, solver, time_limit, phase2=False)
     bound = out.bound if out.status in ("optimal", "feasible") else None
@@ -392,9 +420,6 @@ def solve_tolerant(problem: Problem, objective: str, table: dict[Key, Capacity],
         raise InputError(f"objective '{objective}' with policy.tolerate_failures: a failure-tolerant plan serves "
                          "every demand after the loss, so only min_gpus is planned (use --objective min_gpus)",
                          field="objective")
-    if pol.max_models_per_instance > 1:
-        raise InputError("shared instances (max_models_per_instance > 1) are not planned with "
-                         "policy.tolerate_failures; set it to 1", field="policy.max_models_per_instance")
     t0 = time.perf_counter()
     label = backend(solver).label
     k = tol.count
@@ -411,12 +436,25 @@ def solve_tolerant(problem: Problem, objective: str, table: dict[Key, Capacity],
     plain, plain_cost, plain_bound = _plain_gpus(problem, table, solver, left(until(PLAIN_SHARE)))
     floor = survivor_bound(problem, table, solver, left(until(PLAIN_SHARE)), plain_bound)
     gen = None
+    shared = _patterns(problem, table, until(PLAIN_SHARE + 0.1)) if sharing_on(problem) else None
     enum_until = time.perf_counter() + (ENUMERATION_SECONDS if time_limit is None
                                         else min(ENUMERATION_SECONDS, ENUMERATION_SHARE * time_limit))
     try:
         columns = enumerated(problem, table, sc, size, enum_until)
+        if shared is not None:  # every solo configuration seeds the shared generation: sharing never loses one
+            gen = generate(problem, table, sc.models, sc.clip, k, sc.floor, size, until(GENERATION_SHARE),
+                           patterns=shared.patterns, seeds={t: [u.gpus for u in us] for t, us in columns.items()})
     except (TooMany, OutOfTime):  # too many to list (or to list in time): generate those the LP asks for
         gen = generate(problem, table, sc.models, sc.clip, k, sc.floor, size, until(GENERATION_SHARE))
+        if shared is not None:  # the solo columns seed the shared generation: sharing never loses them
+            solo = gen
+            gen = generate(problem, table, sc.models, sc.clip, k, sc.floor, size, until(GENERATION_SHARE),
+                           patterns=shared.patterns, seeds=solo.columns)
+            gen.rounds += solo.rounds
+            gen.seconds += solo.seconds
+    if gen is not None:
+        if shared is not None and not shared.enumerated:  # generated patterns only: no bound, no proof
+            gen.bound, gen.complete, gen.infeasible = None, False, False
         if gen.infeasible:
             _infeasible(what, plain, plain_cost)
         columns = {t: [unit(table, t, gpus, sc) for gpus in cs] for t, cs in gen.columns.items()}
@@ -435,10 +473,15 @@ def solve_tolerant(problem: Problem, objective: str, table: dict[Key, Capacity],
     gen_note = None
     if gen is not None:
         n_cols = sum(len(c) for c in gen.columns.values())
-        gen_note = (f"{n_cols} unit configurations generated in {gen.rounds} LP rounds ({gen.seconds:.2f} s): "
-                    + (f"the LP over every configuration costs at least {gen.bound:.6g}" if gen.complete else
-                       "generation stopped before it proved the LP bound" + (
-                           f"; the Lagrangian bound is {gen.bound:.6g}" if gen.bound is not None else "")))
+        if shared is not None and not shared.enumerated:
+            why = (f"shared instances from the {len(shared.patterns)} patterns the unprotected LP asked for, so the "
+                   "LP bound covers those only and the plan's bound is the survivors'")
+        elif gen.complete:
+            why = f"the LP over every configuration costs at least {gen.bound:.6g}"
+        else:
+            why = "generation stopped before it proved the LP bound" + (
+                f"; the Lagrangian bound is {gen.bound:.6g}" if gen.bound is not None else "")
+        gen_note = f"{n_cols} unit configurations generated in {gen.rounds} LP rounds ({gen.seconds:.2f} s): {why}"
     if not has_solution(run.status):
         plan = empty_plan(problem, "min_gpus", status="no_solution" if run.status == "infeasible" else run.status,
                           solver=label, seconds=seconds, bound=bound)
@@ -473,6 +516,16 @@ def solve_tolerant(problem: Problem, objective: str, table: dict[Key, Capacity],
         plan = plan.model_copy(update={"status": "feasible", "gap": relative_gap(plan.objective.value, bound),
                                        "objective": plan.objective.model_copy(update={"bound": bound})})
     return plan.model_copy(update={"notes": tuple(notes)})
+
+
+def _patterns(problem: Problem, table: dict[Key, Capacity], deadline: float | None):
+    """The shared patterns a failure-tolerant unit may hold: all of them where few (``colgen.ENUMERATE_LIMIT``),
+    else those the unprotected LP asks for (``colgen.generate``)."""
+    from .colgen import generate as generate_patterns
+    from .formulation import build_pools
+
+    return generate_patterns(problem, table, "min_gpus", build_pools(problem, table),
+                             deadline=time.perf_counter() + SHARING_SECONDS if deadline is None else deadline)
 
 
 def _plan_cost(problem: Problem, f: Tolerant, counts: list[int]) -> float:

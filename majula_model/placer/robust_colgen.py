@@ -42,7 +42,7 @@ import pulp
 from ..perf.capacity import Capacity, Key
 from ..problem.problem import Problem
 from .formulation import pool_geometries, safe
-from .unit_pricing import PROVEN, Found, GpuPricer, NodePricer, Shape, UnitPrices, fill, hull
+from .unit_pricing import PROVEN, GpuPricer, NodePricer, Shape, UnitPrices, fill, hull, slot_key
 
 MAX_ROUNDS = 400
 """Most pricing rounds per phase; the bound is the LP's only when a round finds nothing."""
@@ -64,18 +64,27 @@ class Generated:
 
 
 def shapes(problem: Problem, table: dict[Key, Capacity], models: list[str], clip: float, k: int,
-           floor: dict[str, int]) -> dict[str, Shape]:
-    """What pricing needs per usable pool type (``unit_pricing.Shape``), in instance order."""
+           floor: dict[str, int], patterns: list | None = None) -> dict[str, Shape]:
+    """What pricing needs per usable pool type (``unit_pricing.Shape``), in instance order; ``patterns``: the
+    shared instances a slot may hold (those whose members all have demand)."""
     demand = {m.name: m.demand_rps for m in problem.instance.models}
+    active = set(models)
+    by_slot: dict[tuple[str, str], list] = {}
+    for q in patterns or ():
+        if set(q.models) <= active:
+            by_slot.setdefault((q.gpu, q.profile), []).append((q, {r.model: r.capacity_rps / demand[r.model]
+                                                                     for r in q.runs}))
     out = {}
     for g in problem.instance.gpus:
         gpu = problem.catalog.get(g.type)
         kappa = {m: {p: table[(m, gpu.type, p)].capacity_rps / demand[m] for (mm, t, p) in table
                      if mm == m and t == gpu.type} for m in models}
-        usable = frozenset(p for m in models for p in kappa[m])
+        shared = {p: tuple(qs) for (t, p), qs in by_slot.items() if t == gpu.type}
+        usable = frozenset(p for m in models for p in kappa[m]) | frozenset(shared)
         if not usable:
             continue
-        out[gpu.type] = Shape(gpu.type, tuple(models), kappa, pool_geometries(gpu, usable), k, clip, floor)
+        out[gpu.type] = Shape(gpu.type, tuple(models), kappa, pool_geometries(gpu, usable), k, clip, floor,
+                              shared)
     return out
 
 
@@ -90,31 +99,27 @@ def _seeds(sh: Shape, size: int) -> list[tuple[tuple[tuple[str, str], ...], ...]
                 best, geo = c, g
         if geo is None:
             continue
-        gpu = tuple(sorted(fill(sh, {m: Counter(p for p in geo)}, Counter(geo)).items()))
-        slots = tuple(sorted((p, mm) for mm, c in gpu for p, n in c.items() for _ in range(n)))
+        gpu = fill(sh, {m: Counter(p for p in geo)}, Counter(geo))
+        slots = tuple(sorted((p, mm) for mm, c in gpu.items() for p, n in c.items() for _ in range(n)))
         out.append(tuple([slots] * size))
     return out
 
 
-def _vector(sh: Shape, gpus) -> tuple[dict[str, float], dict[str, int]]:
-    counts: dict[str, Counter] = {}
-    for slots in gpus:
-        for p, m in slots:
-            counts.setdefault(m, Counter())[p] += 1
-    return sh.vector(counts)
-
-
 def generate(problem: Problem, table: dict[Key, Capacity], models: list[str], clip: float, k: int,
-             floor: dict[str, int], node: int, deadline: float | None = None) -> Generated:
-    """Generate unit columns (phase 1, then phase 2, module docstring) until none improves or ``deadline``."""
+             floor: dict[str, int], node: int, deadline: float | None = None, patterns: list | None = None,
+             seeds: dict[str, list] | None = None) -> Generated:
+    """Generate unit columns (phase 1, then phase 2, module docstring) until none improves or ``deadline``;
+    ``patterns``: shared instances a slot may hold; ``seeds``: extra columns per type to start from."""
     t0 = time.perf_counter()
     out = Generated()
     pools = {problem.catalog.get(g.type).type: (g.count, g.cost) for g in problem.instance.gpus}
-    sh = shapes(problem, table, models, clip, k, floor)
+    sh = shapes(problem, table, models, clip, k, floor, patterns)
     cost_scale = max(c for _, c in pools.values())
     size = {t: min(node, pools[t][0]) for t in sh}
-    pricers = {t: GpuPricer(s) if node == 1 else NodePricer(s, node, pools[t][0]) for t, s in sh.items()}
-    cols: dict[str, dict[tuple, None]] = {t: dict.fromkeys(_seeds(s, size[t])) for t, s in sh.items()}
+    pricers = {t: GpuPricer(s) if node == 1 and not s.patterns else NodePricer(s, node, pools[t][0])
+               for t, s in sh.items()}
+    cols: dict[str, dict[tuple, tuple]] = {t: {_canon(g): g for g in _seeds(s, size[t]) + (seeds or {}).get(t, [])}
+                                           for t, s in sh.items()}
 
     def lp(phase1: bool):
         prob = pulp.LpProblem("majula_tolerant_lp", pulp.LpMinimize)
@@ -124,7 +129,7 @@ def generate(problem: Problem, table: dict[Key, Capacity], models: list[str], cl
         pool_terms: dict[str, list] = {t: [] for t in sh}
         partial: dict[str, list] = {t: [] for t in sh}
         for t, us in cols.items():
-            for gpus in us:
+            for gpus in us.values():
                 v = prob.add_variable(f"y{len(ys)}", 0)
                 ys.append((t, gpus, v))
                 s = len(gpus)
@@ -132,7 +137,7 @@ def generate(problem: Problem, table: dict[Key, Capacity], models: list[str], cl
                 pool_terms[t].append(s * v)
                 if node > 1 and s < node:
                     partial[t].append(v)
-                cap, inst = _vector(sh[t], gpus)
+                cap, inst = sh[t].slot_vector(gpus)
                 for m, c in cap.items():
                     if c > 0:
                         hull_terms[m].append(hull(c, k, clip) * v)
@@ -190,9 +195,9 @@ def generate(problem: Problem, table: dict[Key, Capacity], models: list[str], cl
                     found, over = pricer.best(pr, deadline)
                 excess[t] = max(0.0, over)
                 for f in found:
-                    key = _canon(f)
+                    key = _canon(f.gpus)
                     if key not in cols[t]:
-                        cols[t][key] = None
+                        cols[t][key] = f.gpus
                         new += 1
             proven = all(v <= PROVEN * max(1.0, abs(value)) for v in excess.values())
             if not phase1:  # every round's Lagrangian bound is valid; the best one is kept
@@ -207,7 +212,7 @@ def generate(problem: Problem, table: dict[Key, Capacity], models: list[str], cl
                 for t, pricer in pricers.items():
                     for s in range(1, size[t] + 1):
                         for f in pricer.best(pr, deadline, size=s)[0]:
-                            cols[t].setdefault(_canon(f), None)
+                            cols[t].setdefault(_canon(f.gpus), f.gpus)
             return "converged"
         return "stopped"
 
@@ -215,15 +220,16 @@ def generate(problem: Problem, table: dict[Key, Capacity], models: list[str], cl
     out.infeasible = first == "infeasible"
     if first == "covered":
         run(False)
-    out.columns = {t: list(c) for t, c in cols.items()}
+    out.columns = {t: list(c.values()) for t, c in cols.items()}
     out.seconds = time.perf_counter() - t0
     if out.bound is not None and not math.isfinite(out.bound):
         out.bound = None
     return out
 
 
-def _canon(f: Found) -> tuple:
-    return tuple(sorted(tuple(sorted(g)) for g in f.gpus))
+def _canon(gpus) -> tuple:
+    """A unit's key: its GPUs' slots by name, in order (two units with the same key are the same column)."""
+    return tuple(sorted(tuple(sorted(slot_key(x) for x in g)) for g in gpus))
 
 
 def _lagrangian(value: float, excess: dict[str, float], pools: dict[str, tuple[int, float]],

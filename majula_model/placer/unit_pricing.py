@@ -36,7 +36,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -82,6 +82,33 @@ class Shape:
     k: int
     clip: float
     floor: dict[str, int]
+    patterns: dict[str, tuple] = field(default_factory=dict)
+    """Per profile, the shared patterns a slot may hold (``patterns.Pattern``), with each member's capacity over
+    demand: ``(pattern, {model: kappa})``."""
+
+    def rates(self, profile: str, occupant) -> dict[str, float]:
+        """Capacity over demand that one slot of ``profile`` gives each model: a model alone, or a pattern."""
+        if isinstance(occupant, str):
+            return {occupant: self.kappa[occupant][profile]}
+        return next(k for q, k in self.patterns[profile] if q is occupant or q.name == occupant.name)
+
+    def slot_vector(self, gpus) -> tuple[dict[str, float], dict[str, int]]:
+        """Per model, clipped capacity over demand and instances (a shared instance counts for each member) of
+        a unit whose GPUs hold these (profile, occupant) slots."""
+        cap: dict[str, float] = {}
+        inst: Counter = Counter()
+        for slots in gpus:
+            for p, occ in slots:
+                for m, r in self.rates(p, occ).items():
+                    cap[m] = cap.get(m, 0.0) + r
+                    inst[m] += 1
+        return {m: min(c, self.clip) for m, c in cap.items()}, dict(inst)
+
+    def slot_score(self, prices: UnitPrices, gpus) -> float:
+        """The exact score of a unit given by its slots (module docstring)."""
+        cap, inst = self.slot_vector(gpus)
+        return math.fsum(prices.pi.get(m, 0.0) * hull(cap[m], self.k, self.clip)
+                         + prices.rho.get(m, 0.0) * min(inst[m], self.floor.get(m, 1)) for m in cap)
 
     def vector(self, counts: dict[str, Counter]) -> tuple[dict[str, float], dict[str, int]]:
         """Per model, clipped capacity over demand and instance count of a unit with these (model -> profile
@@ -203,16 +230,27 @@ def _slots(counts: dict[str, Counter]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((p, m) for m, c in counts.items() for p, n in c.items() for _ in range(n)))
 
 
-def split_node(shape: Shape, z: dict[tuple[str, ...], int], counts: dict[str, Counter]
-               ) -> tuple[tuple[tuple[str, str], ...], ...]:
-    """Lay a node's instances (model -> profile counts) onto its GPUs (geometry -> how many GPUs take it)."""
-    pending = {p: [m for m in sorted(counts) for _ in range(counts[m][p])] for p in
-               {p for c in counts.values() for p in c}}
+def split_node(z: dict[tuple[str, ...], int], counts: dict[str, Counter], shared: Counter | None = None
+               ) -> tuple[tuple[tuple[str, object], ...], ...]:
+    """Lay a node's instances (model -> profile counts, and (profile, pattern) -> count for shared ones) onto its
+    GPUs (geometry -> how many GPUs take it)."""
+    pending: dict[str, list] = {}
+    for m in sorted(counts):
+        for p, n in counts[m].items():
+            pending.setdefault(p, []).extend([m] * n)
+    for (p, q), n in sorted((shared or Counter()).items(), key=lambda kv: (kv[0][0], kv[0][1].name)):
+        pending.setdefault(p, []).extend([q] * n)
     gpus = []
     for g, n in sorted(z.items()):
         for _ in range(n):
-            gpus.append(tuple(sorted((p, pending[p].pop()) for p in g if pending.get(p))))
+            gpus.append(tuple(sorted(((p, pending[p].pop()) for p in g if pending.get(p)), key=slot_key)))
     return tuple(gpus)
+
+
+def slot_key(slot: tuple[str, object]) -> tuple[str, str]:
+    """A sort key for a (profile, occupant) slot: a pattern sorts by its name."""
+    p, occ = slot
+    return p, occ if isinstance(occ, str) else "~" + occ.name
 
 
 class NodePricer:
@@ -261,6 +299,9 @@ class NodePricer:
             full = col(-beta, 0, 1, True) if self.most >= self.node else None
             n = {(m, p): col(0.0, 0, self.most * self.per_gpu[p], True) for m in models for p in self.profiles
                  if sh.kappa[m].get(p, 0.0) > 0}
+            priced = set(models)
+            shared = {(p, i): col(0.0, 0, self.most * self.per_gpu[p], True) for p in self.profiles
+                      for i, (q, kap) in enumerate(sh.patterns.get(p, ())) if priced & set(kap)}
             u = {m: col(0.0, 0, sh.clip, False) for m in models}
             t = {m: col(prices.pi.get(m, 0.0), 0, 1.0 / (sh.k + 1), False) for m in models}
             nu = {m: col(prices.rho.get(m, 0.0), 0, sh.floor.get(m, 1), False) for m in models
@@ -270,18 +311,25 @@ class NodePricer:
             if full is not None:
                 rows.append((0, math.inf, [s, full], [1.0, -float(self.node)]))
             for p in self.profiles:
-                idx = [n[(m, p)] for m in models if (m, p) in n] + [z[g] for g in sh.geometries if p in g]
-                val = [1.0] * sum(1 for m in models if (m, p) in n) + [-float(g.count(p)) for g in sh.geometries
-                                                                       if p in g]
+                occ = [n[(m, p)] for m in models if (m, p) in n] + [v for (pp, _), v in shared.items() if pp == p]
+                idx = occ + [z[g] for g in sh.geometries if p in g]
+                val = [1.0] * len(occ) + [-float(g.count(p)) for g in sh.geometries if p in g]
                 rows.append((-math.inf, 0, idx, val))
+            member: dict[str, list[tuple[int, float]]] = {m: [] for m in models}
+            for (p, i), v in shared.items():
+                for m, r in sh.patterns[p][i][1].items():
+                    if m in member:
+                        member[m].append((v, r))
             for m in models:
                 ps = [p for p in self.profiles if (m, p) in n]
-                rows.append((-math.inf, 0, [u[m]] + [n[(m, p)] for p in ps], [1.0] + [-sh.kappa[m][p] for p in ps]))
+                rows.append((-math.inf, 0, [u[m]] + [n[(m, p)] for p in ps] + [v for v, _ in member[m]],
+                             [1.0] + [-sh.kappa[m][p] for p in ps] + [-r for _, r in member[m]]))
                 for a in sorted(self.tangents[m]):
                     slope = sh.clip / (sh.k * a + sh.clip) ** 2
                     rows.append((-math.inf, hull(a, sh.k, sh.clip) - slope * a, [t[m], u[m]], [1.0, -slope]))
                 if m in nu:
-                    rows.append((-math.inf, 0, [nu[m]] + [n[(m, p)] for p in ps], [1.0] + [-1.0] * len(ps)))
+                    rows.append((-math.inf, 0, [nu[m]] + [n[(m, p)] for p in ps] + [v for v, _ in member[m]],
+                                 [1.0] + [-1.0] * (len(ps) + len(member[m]))))
             inf = h.getInfinity()
             cost, lo, hi, integ = zip(*cols)
             h.addVars(len(cols), np.array(lo, dtype=float), np.array([min(x, inf) for x in hi], dtype=float))
@@ -306,19 +354,23 @@ class NodePricer:
             counts = {m: Counter({p: int(round(x[n[(m, p)]])) for p in self.profiles
                                   if (m, p) in n and round(x[n[(m, p)]]) > 0}) for m in models}
             counts = {m: c for m, c in counts.items() if c}
+            used = Counter({(p, sh.patterns[p][i][0]): int(round(x[v])) for (p, i), v in shared.items()
+                            if round(x[v]) > 0})
             zs = {g: int(round(x[z[g]])) for g in sh.geometries if round(x[z[g]]) > 0}
             need = prices.price(sh.gpu_type, sum(zs.values()), self.node)
-            exact = sh.score(prices, counts)
-            if exact > need + TOL * max(1.0, abs(need)) or (size is not None and counts):
+            exact = sh.slot_score(prices, split_node(zs, counts, used))
+            if exact > need + TOL * max(1.0, abs(need)) or (size is not None and (counts or used)):
                 slots = Counter()
                 for g, c in zs.items():
                     for p in g:
                         slots[p] += c
+                for (p, _), c in used.items():
+                    slots[p] -= c
                 filled = fill(sh, counts, slots)
-                return [Found(split_node(sh, zs, filled), exact)], upper
+                return [Found(split_node(zs, filled, used), exact)], upper
             if status != highspy.HighsModelStatus.kOptimal or upper <= PROVEN * max(1.0, abs(need)):
                 return [], upper
-            cap, _ = sh.vector(counts)
+            cap, _ = sh.slot_vector(split_node(zs, counts, used))
             added = False
             for m in models:
                 a = cap.get(m, 0.0)

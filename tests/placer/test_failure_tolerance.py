@@ -94,14 +94,18 @@ def test_beyond_the_pool_is_infeasible_with_the_price():
     assert any("without failure tolerance 3 GPU(s)" in r for r in e.value.reasons)
 
 
-def test_other_objectives_and_sharing_are_refused_naming_the_field():
+def test_other_objectives_are_refused_naming_the_field():
     p = tolerant(one_model(4, 500.0), "gpu", 1)
     with pytest.raises(InputError) as e:
         solve(p, "max_throughput")
     assert e.value.field == "objective"
-    with pytest.raises(InputError) as e:
-        solve(tolerant(one_model(4, 500.0, max_models_per_instance=2), "gpu", 1), "min_gpus")
-    assert e.value.field == "policy.max_models_per_instance"
+
+
+def test_sharing_allowed_with_one_model_plans_as_alone():
+    # one model: nothing to share with, so the plan is the solo one (sharing is planned since issue 14)
+    alone = solve(tolerant(one_model(4, 500.0), "gpu", 1), "min_gpus")
+    shared = solve(tolerant(one_model(4, 500.0, max_models_per_instance=2), "gpu", 1), "min_gpus")
+    assert len(shared.gpus) == len(alone.gpus) == 3 and shared.status == "optimal"
 
 
 def test_schema_rejects_a_zero_count():

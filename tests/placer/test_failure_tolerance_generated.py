@@ -7,7 +7,10 @@ references computed differently:
   (``reference.failure_brute``): the plan survives every loss, its cost is never below the optimum, the bound
   it reports never above it, and ``optimal`` only when it equals it;
 - an instance the enumeration refuses (``instances/lowrate.json``: 520,630 configurations of one GPU) is now
-  planned, and survives every loss recomputed from its JSON.
+  planned, and survives every loss recomputed from its JSON;
+- with shared instances, tiny instances against a brute force over the sharing reference's own one-GPU
+  vectors (``reference.failure_brute.brute_min_cost_shared``), every plan through the shared-plan checker, and
+  "sharing never needs more GPUs" on lowrate (2 GPUs for one lost, against 4 alone).
 """
 
 from __future__ import annotations
@@ -27,14 +30,19 @@ from majula_model.perf.capacity import capacity_table
 from majula_model.placer import robust, solve
 from majula_model.placer.robust_colgen import shapes
 from majula_model.placer.unit_pricing import PROVEN, GpuPricer, NodePricer, UnitPrices, hull
-from reference.failure_brute import brute_min_cost, losses
+from reference.failure_brute import brute_min_cost, brute_min_cost_shared, losses
 from reference.instances import synthetic
 from reference.plan_check import check_plan, close
+from reference.shared_brute import tiny_shared
+from reference.shared_check import check_shared_plan
 
 
-def tolerant(problem, domain: str, k: int, gpus_per_node: int = 2):
-    pol = problem.instance.policy.model_copy(update={
-        "tolerate_failures": schema.FailureTolerance(domain=domain, count=k), "max_models_per_instance": 1})
+def tolerant(problem, domain: str, k: int, gpus_per_node: int = 2, share: bool = False):
+    """``problem`` with the loss of k units tolerated; sharing off unless ``share`` (then the instance's own)."""
+    upd = {"tolerate_failures": schema.FailureTolerance(domain=domain, count=k)}
+    if not share:
+        upd["max_models_per_instance"] = 1
+    pol = problem.instance.policy.model_copy(update=upd)
     return replace(problem, instance=problem.instance.model_copy(update={"policy": pol,
                                                                         "gpus_per_node": gpus_per_node}))
 
@@ -161,3 +169,50 @@ def test_the_survivors_bound_proves_what_the_lp_cannot():
     plan = solve(pt)
     assert plan.status == "optimal" and len(plan.gpus) == 7 and survives(pt, plan) == []
     assert Counter(len(g.instances) for g in plan.gpus) == Counter({1: 7})
+
+
+def _cost(problem):
+    try:
+        plan = solve(problem, "min_gpus")
+    except Infeasible:
+        return None
+    return plan.objective.value if plan.gpus else None
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(tiny_shared(gpus=(1, 4), models=(2, 3)), st.sampled_from(["gpu", "gpu", "node"]))
+def test_shared_tolerant_plans_against_the_sharing_brute_force(problem, domain):
+    p = tolerant(problem, domain, 1, share=True)
+    expected = brute_min_cost_shared(p)
+    try:
+        plan = solve(p, "min_gpus")
+    except Infeasible:
+        assert expected is None, expected
+        return
+    where = p.instance.model_dump_json()
+    if not plan.gpus:  # no plan among the generated columns (LP feasible, ILP not): honest only if none exists
+        assert plan.status == "no_solution" and expected is None, (plan.status, plan.notes, expected, where)
+        return
+    assert expected is not None, (plan.status, plan.notes, where)
+    check_shared_plan(p, plan, "min_gpus")
+    assert survives(p, plan) == []
+    got = plan.objective.value
+    assert got >= expected - 1e-9 * max(1.0, expected), (got, expected, where)
+    assert plan.objective.bound is None or plan.objective.bound <= expected * (1 + 1e-9), where
+    if plan.status == "optimal":
+        assert close(got, expected), (got, expected, where)
+    alone = _cost(tolerant(problem, domain, 1, share=False))
+    if alone is not None:  # a freedom added: sharing never needs more
+        assert got <= alone + 1e-9 * max(1.0, alone), (got, alone, where)
+
+
+def test_sharing_halves_the_protected_lowrate_fleet():
+    p = load_instance("instances/lowrate.json")
+    shared = tolerant(p, "gpu", 1, share=True)
+    plan = solve(shared, "min_gpus", time_limit=120)
+    assert plan.status == "optimal" and len(plan.gpus) == 2  # the survivors' bound: 1 unprotected + 1
+    assert survives(shared, plan) == []
+    assert any(len(i.models) > 1 for g in plan.gpus for i in g.instances)
+    check_shared_plan(shared, plan, "min_gpus")
+    alone = solve(tolerant(p, "gpu", 1), "min_gpus", time_limit=120)
+    assert len(alone.gpus) == 4 and alone.status == "optimal"

@@ -115,3 +115,26 @@ def brute_min_cost(problem: Problem) -> float | None:
                for seqs in product(*per_type)):
             best = cost
     return best
+
+
+def brute_min_cost_shared(problem: Problem) -> float | None:
+    """Least cost of a plan surviving any k losses when models may share instances: the same search as
+    ``brute_min_cost`` over the one-GPU capacity vectors of ``shared_brute.gpu_configs`` (the sharing
+    reference's own pattern rules, written without the placer's). One pool type; instance floors are not read
+    (every model's ``min_instances`` must be 1). Pareto-dominated GPUs are dropped: what survives a loss only
+    grows with any GPU's capacity."""
+    from .shared_brute import gpu_vectors
+
+    inst = problem.instance
+    assert all(m.min_instances == 1 for m in inst.models), "floors are not modelled here"
+    assert len(inst.gpus) == 1, "one pool type"
+    tol = inst.policy.tolerate_failures
+    need = [m.demand_rps * (1 + inst.policy.headroom) for m in inst.models]
+    vectors = gpu_vectors(problem)
+    pool = inst.gpus[0]
+    for n in range(1, pool.count + 1):
+        for seq in product(vectors, repeat=n):
+            if _survives(problem, [[(v, (1,) * len(need)) for v in seq]], need, [0] * len(need), tol.count,
+                         tol.domain):
+                return n * pool.cost
+    return None
