@@ -20,7 +20,7 @@ from ..problem.loading import Problem
 from ..schema import Plan
 from .options import MAX_REQUESTS, SimOptions
 from .arrivals import poisson_arrivals, read_trace, split_proportional
-from .confidence import WARMUP_CAP_SHARE, default_duration, relaxation_ms, warmup_ms
+from .confidence import WARMUP_CAP_SHARE, WARMUP_RELAXATIONS, default_duration, relaxation_ms, warmup_ms
 from .duty_cycle import CycleResult, simulate_duty_cycle
 from .queue import simulate_queue
 from .plan_validation import validate_plan
@@ -88,10 +88,19 @@ def _window(problem: Problem, runs: list[Run], offered: dict[str, float], opts: 
     else:
         window = opts.duration_s
     names = [m.name for m in problem.instance.models]
-    if opts.warmup_s is not None:  # chosen by the caller: taken as settled
-        return window, {n: opts.warmup_s for n in names}, set(), notes
     relax = _relaxations(runs, offered)
     by_model = runs_by_model(runs)
+    if opts.warmup_s is not None:  # chosen by the caller: the start is taken as settled, the window is not
+        short = {}
+        for name in names:
+            mine = [relax[i] for i in by_model.get(name, [])]
+            if mine and window * 1000.0 * WARMUP_CAP_SHARE < WARMUP_RELAXATIONS * max(mine):
+                short[name] = f"{name} ({'saturated' if max(mine) == float('inf') else f'{max(mine) / 1000:.3g} s'})"
+        if short:
+            notes.append(f"the window is shorter than {WARMUP_RELAXATIONS / WARMUP_CAP_SHARE:g} relaxation times for "
+                         f"{', '.join(short.values())}: its slices are not independent, so the interval may be too "
+                         f"narrow; these models can break but not hold (a longer --duration settles them)")
+        return window, {n: opts.warmup_s for n in names}, set(short), notes
     warm, capped = {}, {}
     for name in names:
         mine = [relax[i] for i in by_model.get(name, [])]
