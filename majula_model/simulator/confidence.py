@@ -34,6 +34,14 @@ docs/simulator.md, "Verdicts and confidence intervals", states every rule below 
    without a single miss must not claim certainty.
 5. **Verdict** (``verdict``): ``holds`` when lo >= target, ``breaks`` when hi < target, else ``inconclusive``;
    where the warm-up was capped, never ``holds`` (a window still rising from empty queues flatters the plan).
+6. **Extension** (``run._extend``, default window only): a model left ``inconclusive`` is simulated again, with
+   the models a time-shared instance couples it to and nothing else, its window doubled each time (warm-up as
+   in 3, for the longer window), until its interval decides, the window is 64 times the default, or the
+   request budget runs out. Each extension is one more look at the same model, so its interval is at 99%:
+   by the union bound a verdict reached after j extensions errs with probability at most 5% + j x 1%. A
+   model that only needed more requests settles; one whose transient outlasts any window (capped) keeps
+   falling towards its long-run attainment as its window grows, which is what turns a ``breaks`` on the
+   edge of its interval into a clear one.
 """
 
 from __future__ import annotations
@@ -122,11 +130,18 @@ def wilson(hits: int, n: int, z: float = Z) -> tuple[float, float]:
     return max(0.0, mid - half), min(1.0, mid + half)
 
 
-def _t_quantile(df: int) -> float:
-    """Student's t two-sided 95% quantile."""
+def _t_quantile(df: int, confidence: float = CONFIDENCE) -> float:
+    """Student's t two-sided quantile (95% by default)."""
     from scipy.special import stdtrit
 
-    return float(stdtrit(df, 0.5 + CONFIDENCE / 2))
+    return float(stdtrit(df, 0.5 + confidence / 2))
+
+
+def z_quantile(confidence: float) -> float:
+    """The two-sided standard normal quantile of ``confidence`` (1.96 at 0.95)."""
+    from scipy.special import ndtri
+
+    return float(ndtri(0.5 + confidence / 2))
 
 
 def batch_counts(times_ms: np.ndarray, hits: np.ndarray, start_ms: float, end_ms: float,
@@ -147,7 +162,7 @@ def _lag1(x: np.ndarray) -> float:
     return 0.0 if den == 0 else float(np.dot(d[:-1], d[1:]) / den)
 
 
-def batch_means_ci(n: np.ndarray, h: np.ndarray) -> tuple[float, float, int]:
+def batch_means_ci(n: np.ndarray, h: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, int]:
     """Ratio-estimator t interval of ``sum h / sum n`` from per-slice counts, merging slices in pairs while
     their residuals are autocorrelated; and the number of slices used."""
     n, h = n.astype(float), h.astype(float)
@@ -160,19 +175,20 @@ def batch_means_ci(n: np.ndarray, h: np.ndarray) -> tuple[float, float, int]:
     k = len(n)
     resid = h - p * n
     se = math.sqrt(float(np.dot(resid, resid)) / (k * (k - 1))) / (total / k)
-    half = _t_quantile(k - 1) * se
+    half = _t_quantile(k - 1, confidence) * se
     return max(0.0, p - half), min(1.0, p + half), k
 
 
-def attainment_ci(times_ms: np.ndarray, hits: np.ndarray, start_ms: float, end_ms: float
-                  ) -> tuple[float, float] | None:
-    """95% interval of the share of requests arriving in ``[start_ms, end_ms)`` that were hits: the hull of
-    the batch-means interval and the Wilson interval (module docstring, item 4); None with no requests."""
+def attainment_ci(times_ms: np.ndarray, hits: np.ndarray, start_ms: float, end_ms: float,
+                  confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """Interval (95% by default) of the share of requests arriving in ``[start_ms, end_ms)`` that were hits: the
+    hull of the batch-means interval and the Wilson interval (module docstring, item 4); None with no requests."""
     if len(times_ms) == 0:
         return None
     n, h = batch_counts(times_ms, hits, start_ms, end_ms)
-    lo_b, hi_b, _ = batch_means_ci(n, h)
-    lo_w, hi_w = wilson(int(np.count_nonzero(hits)), len(hits))
+    lo_b, hi_b, _ = batch_means_ci(n, h, confidence)
+    lo_w, hi_w = wilson(int(np.count_nonzero(hits)), len(hits),
+                        Z if confidence == CONFIDENCE else z_quantile(confidence))
     return min(lo_b, lo_w), max(hi_b, hi_w)
 
 

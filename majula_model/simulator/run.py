@@ -28,6 +28,16 @@ from .service import Z99, Run, build_runs, runs_by_instance, runs_by_model
 from .stats import InstanceStats, ModelStats, SimResult, instance_stats, model_stats
 
 
+MAX_EXTENSIONS = 6
+"""Most doublings of an inconclusive model's window (64 x the default window at most)."""
+EXTENSION_REQUESTS = 20_000_000
+"""Most requests one extended simulation of a group may draw (a couple of seconds here)."""
+EXTENSION_TOTAL = 60_000_000
+"""Most requests all extensions of one simulation may draw together."""
+EXTENSION_CONFIDENCE = 0.99
+"""Confidence of an extended window's interval: each extension is one more look at the same model."""
+
+
 def _offered(problem: Problem, plan: Plan, runs: list[Run], load: float) -> dict[str, float]:
     """Each model's Poisson rate (requests/s): ``load x served_rps`` of the plan (or its runs' rates)."""
     served = {m.name: m.served_rps for m in plan.models}
@@ -214,14 +224,7 @@ def simulate(problem: Problem, plan: Plan, opts: SimOptions | None = None) -> Si
                              f"shorten --duration or lower --load", field="--duration")
         arrivals = _arrivals(problem, offered, horizon_s, mseeds)
     rseeds = run_seeds.spawn(max(1, len(runs)))
-    cycles: dict[int, CycleResult] = {}
-    if opts.routing == "jsq":
-        from .jsq import simulate_jsq
-
-        latency, per_run, arrived = simulate_jsq(arrivals, runs, opts.late == "drop", opts.jitter, rseeds,
-                                                 horizon_s * 1e3)
-    else:
-        latency, per_run, cycles, arrived = _proportional(arrivals, runs, opts, rseeds, horizon_s * 1e3)
+    latency, per_run, cycles, arrived = _simulate_runs(arrivals, runs, opts, rseeds, horizon_s)
     by_model = runs_by_model(runs)
     target = problem.instance.policy.target_attainment
     models = []
@@ -237,8 +240,98 @@ def simulate(problem: Problem, plan: Plan, opts: SimOptions | None = None) -> Si
                                   m.name in capped))
     instances = [instance_stats(r, per_run.get(i, (0, 0.0, 0)), horizon_s, cycles.get(i))
                  for i, r in enumerate(runs)]
+    if poisson and opts.duration_s is None and opts.warmup_s is None:
+        notes += _extend(problem, plan, runs, offered, opts, mseeds, rseeds, window_s, models, instances)
     return SimResult(problem.instance.name, opts, window_s, models, instances, target,
                      max(warmups.values(), default=0.0), tuple(notes))
+
+
+def _simulate_runs(arrivals: dict[str, np.ndarray], runs: list[Run], opts: SimOptions,
+                   rseeds: list[np.random.SeedSequence], horizon_s: float):
+    """Latencies, (requests, busy ms, batches), duty cycles and arrival times per run (indices into ``runs``)."""
+    if opts.routing == "jsq":
+        from .jsq import simulate_jsq
+
+        latency, per_run, arrived = simulate_jsq(arrivals, runs, opts.late == "drop", opts.jitter, rseeds,
+                                                 horizon_s * 1e3)
+        return latency, per_run, {}, arrived
+    return _proportional(arrivals, runs, opts, rseeds, horizon_s * 1e3)
+
+
+def _components(runs: list[Run]) -> list[list[int]]:
+    """Run indices grouped by the models they serve, models joined where a time-shared instance couples them
+    (each group is simulated on its own: nothing else enters its queues)."""
+    parent: dict[str, str] = {r.model: r.model for r in runs}
+
+    def root(m: str) -> str:
+        while parent[m] != m:
+            parent[m] = parent[parent[m]]
+            m = parent[m]
+        return m
+
+    for group in runs_by_instance(runs):
+        for i in group[1:]:
+            parent[root(runs[i].model)] = root(runs[group[0]].model)
+    out: dict[str, list[int]] = {}
+    for i, r in enumerate(runs):
+        out.setdefault(root(r.model), []).append(i)
+    return list(out.values())
+
+
+def _extend(problem: Problem, plan: Plan, runs: list[Run], offered: dict[str, float], opts: SimOptions,
+            mseeds: list, rseeds: list, window_s: float, models: list[ModelStats],
+            instances: list[InstanceStats]) -> list[str]:
+    """Extension of the default window (module docstring of ``confidence``, "Extension"): each group of models
+    with an ``inconclusive`` verdict is simulated again on its own with its window doubled (and the warm-up its
+    relaxation wants, within half the window), until every member's 99% interval decides or the requests would
+    pass ``EXTENSION_REQUESTS`` (per group) or ``EXTENSION_TOTAL`` (in all). ``models`` and ``instances`` are
+    updated in place; returns the notes."""
+    names = [m.name for m in problem.instance.models]
+    index = {n: i for i, n in enumerate(names)}
+    target = problem.instance.policy.target_attainment
+    relax = _relaxations(runs, offered)
+    by_model = runs_by_model(runs)
+    spent, extended, left = 0.0, {}, []
+    for comp in _components(runs):
+        members = sorted({runs[i].model for i in comp}, key=index.get)
+        if not any(models[index[n]].verdict == "inconclusive" for n in members):
+            continue
+        window = window_s
+        for _ in range(MAX_EXTENSIONS):
+            window *= 2
+            warm = {n: warmup_ms([relax[i] for i in by_model[n]], window * 1000.0) for n in members}
+            horizon = window + max(w for w, _ in warm.values()) / 1000.0
+            need = horizon * sum(offered[n] for n in members)
+            if need > EXTENSION_REQUESTS or spent + need > EXTENSION_TOTAL:
+                break
+            spent += need
+            arrivals = {n: poisson_arrivals(offered[n], horizon, np.random.default_rng(mseeds[index[n]]))
+                        for n in members}
+            sub = [runs[i] for i in comp]
+            latency, per_run, cycles, arrived = _simulate_runs(arrivals, sub, opts, [rseeds[i] for i in comp],
+                                                               horizon)
+            mine = runs_by_model(sub)
+            for n in members:
+                times = np.concatenate([arrived[j] for j in mine[n]])
+                lat = np.concatenate([latency[j] for j in mine[n]])
+                start = warm[n][0]
+                models[index[n]] = model_stats(problem.instance.models[index[n]], times, lat,
+                                               (start, start + window * 1e3), plan, target, warm[n][1],
+                                               EXTENSION_CONFIDENCE)
+                extended[n] = window
+            for j, i in enumerate(comp):
+                instances[i] = instance_stats(runs[i], per_run.get(j, (0, 0.0, 0)), horizon, cycles.get(j))
+            if not any(models[index[n]].verdict == "inconclusive" for n in members):
+                break
+        left += [n for n in members if models[index[n]].verdict == "inconclusive"]
+    notes = []
+    if extended:
+        notes.append("inconclusive at the default window, simulated again with longer windows (99% intervals): "
+                     + ", ".join(f"{n} {w:.4g} s -> {models[index[n]].verdict}" for n, w in extended.items()))
+    if left:
+        notes.append(f"still inconclusive within the extension budget ({EXTENSION_REQUESTS:.3g} requests per "
+                     f"group, {EXTENSION_TOTAL:.3g} in all): {', '.join(left)}")
+    return notes
 
 
 def verify(problem: Problem, plan: Plan, load: float = 1.0, duration_s: float | None = None, seed: int = 0,

@@ -44,6 +44,8 @@ class ModelStats:
     verdict: str | None = None  # holds / breaks / inconclusive against the target; None without requests
     warmup_s: float = 0.0  # this model's warm-up: its window is [warmup_s, warmup_s + duration)
     warmup_capped: bool = False  # its runs relax slower than the warm-up allowed: no "holds" (confidence.py)
+    window_s: float | None = None  # this model's window (longer than duration_s where it was extended)
+    confidence: float = CONFIDENCE  # of slo_attainment_ci (0.99 in an extended window: run.py, "Extension")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -110,7 +112,7 @@ class SimResult:
 
 
 def model_stats(model: ModelDemand, arrived_ms: np.ndarray, latencies_ms: np.ndarray, window_ms: tuple[float, float],
-                plan: Plan, target: float, capped: bool = False) -> ModelStats:
+                plan: Plan, target: float, capped: bool = False, confidence: float = CONFIDENCE) -> ModelStats:
     """Per-model figures over the requests arriving in ``window_ms`` = (start, end): ``arrived_ms`` and
     ``latencies_ms`` pair up request by request (NaN latency = dropped, or never routed). ``capped``: the
     warm-up was cut short, so the window may not be in steady state (``confidence.verdict``)."""
@@ -125,11 +127,11 @@ def model_stats(model: ModelDemand, arrived_ms: np.ndarray, latencies_ms: np.nda
     hits = lat <= model.slo_ms * (1 + 1e-12)  # NaN (dropped) compares False: a miss
     ok = int(np.count_nonzero(hits))
     pct = np.percentile(served, [50, 99]) if len(served) else (None, None)
-    ci = attainment_ci(times, hits, start, end)
+    ci = attainment_ci(times, hits, start, end, confidence)
     return ModelStats(model.name, model.slo_ms, planned, n / seconds, len(served) / seconds, n, dropped,
                       ok / n if n else None, None if pct[0] is None else float(pct[0]),
                       None if pct[1] is None else float(pct[1]), served, ci, verdict(ci, target, capped),
-                      start / 1000.0, capped)
+                      start / 1000.0, capped, seconds, confidence)
 
 
 def instance_stats(run: Run, figures: tuple[int, float, int], duration_s: float,

@@ -192,3 +192,34 @@ def test_an_explicit_warmup_with_a_window_shorter_than_the_relaxation_never_hold
         assert any("shorter than 10 relaxation times" in n for n in res.notes)
     settled = simulate(prob, make(0.5), SimOptions(seed=0, duration_s=60, warmup_s=1.0))  # tau 20 ms: settled
     assert not settled.model("a").warmup_capped and settled.model("a").verdict == "holds"
+
+
+def _rho_at(attainment: float) -> float:
+    """The M/D/1 load whose exact attainment (SLO = 10 services) is ``attainment`` (bisection on Erlang)."""
+    lo, hi = 0.5, 0.95
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if md1_attainment(mid, SLO / S) > attainment else (lo, mid)
+    return (lo + hi) / 2
+
+
+def test_an_inconclusive_default_window_is_extended_until_it_decides(md1):
+    """Exact attainment 0.9885, 0.15 points under the 0.99 target: the default window's interval straddles
+    the target, so the model is simulated again with doubled windows at 99%, and every seed ends ``breaks``
+    (never ``holds``) with its longer window and confidence in the JSON and a note. An explicit duration is
+    the caller's and is never extended."""
+    prob, make = md1
+    rho = _rho_at(0.9885)
+    first, final, unextended = set(), set(), set()
+    for seed in range(3):
+        res = simulate(prob, make(rho), SimOptions(seed=seed))
+        m = res.model("a")
+        final.add(m.verdict)
+        if m.window_s > res.duration_s:
+            first.add("extended")
+            assert m.confidence == 0.99 and any("longer windows (99% intervals)" in n for n in res.notes)
+        fixed = simulate(prob, make(rho), SimOptions(seed=seed, duration_s=res.duration_s)).model("a")
+        assert fixed.window_s == pytest.approx(res.duration_s) and fixed.confidence == 0.95
+        unextended.add(fixed.verdict)
+    assert first == {"extended"} and final == {"breaks"}, (first, final)
+    assert "inconclusive" in unextended  # what the default window alone says
