@@ -115,7 +115,8 @@ def solve(problem: Problem, objective: str | None = None, *, time_limit: float |
     if problem.instance.policy.tolerate_failures is not None:  # per-GPU/node columns (robust.py)
         from .robust import solve_tolerant
 
-        return solve_tolerant(problem, obj, table, time_limit=time_limit, solver=solver)
+        return solve_tolerant(problem, obj, table, time_limit=time_limit, solver=solver,
+                              unprotected=lambda p, limit: solve(p, "min_gpus", time_limit=limit, solver=solver))
     if obj == "max_scale":  # proven through its max-min structure (scale.py), not by the ILP's own bound
         gen = _patterns(problem, obj, table, time_limit)
         left = _left(time_limit, gen)

@@ -89,6 +89,7 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 import pulp
@@ -358,17 +359,22 @@ def worst_remaining(problem: Problem, plan: Plan) -> dict[str, float]:
     return out
 
 
-def _plain_gpus(problem: Problem, table: dict[Key, Capacity], solver: str, time_limit: float | None
-                ) -> tuple[int | None, float | None, float | None]:
-    """GPUs and cost of the plain min_gpus plan (the count ILP, no failure tolerance; where the policy shares
-    instances, ``api.solve`` with its patterns), and its proven lower bound on the cost (None without one)."""
-    if sharing_on(problem):
-        from .api import solve
+Unprotected = Callable[[Problem, float | None], Plan]
+"""Solves a problem's unprotected min_gpus plan within a time limit (``api.solve`` hands its own in, so that
+shared plans get their patterns without this module importing the API)."""
 
+
+def _plain_gpus(problem: Problem, table: dict[Key, Capacity], solver: str, time_limit: float | None,
+                unprotected: Unprotected | None = None) -> tuple[int | None, float | None, float | None]:
+    """GPUs and cost of the plain min_gpus plan (the count ILP, no failure tolerance; where the policy shares
+    instances, ``unprotected``, with its patterns), and its proven lower bound on the cost (None without one)."""
+    if sharing_on(problem):  # the count ILP knows no patterns: its optimum would not bound a shared plan
+        if unprotected is None:
+            return None, None, None
         pol = problem.instance.policy.model_copy(update={"tolerate_failures": None})
         try:
-            plan = solve(replace(problem, instance=problem.instance.model_copy(update={"policy": pol})),
-                         "min_gpus", time_limit=time_limit, solver=solver)
+            plan = unprotected(replace(problem, instance=problem.instance.model_copy(update={"policy": pol})),
+                               time_limit)
         except Infeasible:
             return None, None, None
         if not plan.gpus:
@@ -386,7 +392,7 @@ def _plain_gpus(problem: Problem, table: dict[Key, Capacity], solver: str, time_
 
 
 def survivor_bound(problem: Problem, table: dict[Key, Capacity], solver: str, time_limit: float | None,
-                   plain_bound: float | None) -> float | None:
+                   plain_bound: float | None, unprotected: Unprotected | None = None) -> float | None:
     """A lower bound on every failure-tolerant plan's cost from what is left after a loss (module docstring,
     "The survivors' bound"): the k dearest units cost at least ``lost``, and the rest serve every demand on
     their own, so cost at least the unprotected optimum (without instance floors, which survivors need not
@@ -396,7 +402,7 @@ def survivor_bound(problem: Problem, table: dict[Key, Capacity], solver: str, ti
     if any(m.min_instances > 1 for m in inst.models):
         bare = inst.model_copy(update={"models": tuple(m.model_copy(update={"min_instances": 1})
                                                         for m in inst.models)})
-        plain_bound = _plain_gpus(replace(problem, instance=bare), table, solver, time_limit)[2]
+        plain_bound = _plain_gpus(replace(problem, instance=bare), table, solver, time_limit, unprotected)[2]
     if plain_bound is None:
         return None
     usable = {t for (_, t, _) in table}
@@ -411,9 +417,11 @@ def survivor_bound(problem: Problem, table: dict[Key, Capacity], solver: str, ti
 
 
 def solve_tolerant(problem: Problem, objective: str, table: dict[Key, Capacity], *,
-                   time_limit: float | None = None, solver: str = "highs") -> Plan:
+                   time_limit: float | None = None, solver: str = "highs",
+                   unprotected: Unprotected | None = None) -> Plan:
     """The least-cost plan that survives the loss of any k GPUs or nodes (module docstring), with the price
-    of protection in ``plan.notes``; Infeasible when the pool cannot give it."""
+    of protection in ``plan.notes``; Infeasible when the pool cannot give it. ``unprotected``: how to solve the
+    plan without protection where instances are shared (``api.solve`` passes itself)."""
     pol = problem.instance.policy
     tol = pol.tolerate_failures
     if objective != "min_gpus":
@@ -433,8 +441,8 @@ def solve_tolerant(problem: Problem, objective: str, table: dict[Key, Capacity],
     def left(deadline: float | None) -> float | None:
         return None if deadline is None else max(0.05, deadline - time.perf_counter())
 
-    plain, plain_cost, plain_bound = _plain_gpus(problem, table, solver, left(until(PLAIN_SHARE)))
-    floor = survivor_bound(problem, table, solver, left(until(PLAIN_SHARE)), plain_bound)
+    plain, plain_cost, plain_bound = _plain_gpus(problem, table, solver, left(until(PLAIN_SHARE)), unprotected)
+    floor = survivor_bound(problem, table, solver, left(until(PLAIN_SHARE)), plain_bound, unprotected)
     gen = None
     shared = _patterns(problem, table, until(PLAIN_SHARE + 0.1)) if sharing_on(problem) else None
     enum_until = time.perf_counter() + (ENUMERATION_SECONDS if time_limit is None
