@@ -25,6 +25,11 @@ free in 1..min(G, N_t):
          t_m <= e(a) + e'(a) (u_m - a)           for tangent points a (outer approximation of the concave e)
          nu_m <= sum_p n_mp,  nu_m <= F_m;  s >= G full;  z, n integer; full binary.
 
+Shared instances (``Shape.patterns``): a slot may hold a pattern q (several models, each at its rate); the
+MILP gets an integer count w_q per pattern, which takes a slot of its profile and adds kappa_qm w_q to every
+member's u_m (and w_q to its nu_m). One GPU with patterns is priced by this MILP at s = 1: the DP's values are
+per model, and a pattern's are not.
+
 The tangents over-estimate e, so the MILP's value bounds every unit's score from above. Each solve is scored
 exactly; if it does not improve and the MILP's bound says something might, tangents are added at the found
 u_m and it is solved again. The achievable u are finitely many, so this ends; ``OA_ROUNDS`` caps it, and then
@@ -115,12 +120,6 @@ class Shape:
         counts)."""
         cap = {m: min(math.fsum(self.kappa[m][p] * n for p, n in c.items()), self.clip) for m, c in counts.items()}
         return cap, {m: sum(c.values()) for m, c in counts.items()}
-
-    def score(self, prices: UnitPrices, counts: dict[str, Counter]) -> float:
-        """The exact score of a unit (module docstring)."""
-        cap, inst = self.vector(counts)
-        return math.fsum(prices.pi.get(m, 0.0) * hull(cap[m], self.k, self.clip)
-                         + prices.rho.get(m, 0.0) * min(inst[m], self.floor.get(m, 1)) for m in counts)
 
 
 @dataclass(frozen=True)
