@@ -399,6 +399,8 @@ def survivor_bound(problem: Problem, table: dict[Key, Capacity], solver: str, ti
     keep)."""
     inst = problem.instance
     k = inst.policy.tolerate_failures.count
+    if not any(m.demand_rps > 0 for m in inst.models):  # nothing to serve: no unit is needed at all
+        return None
     if any(m.min_instances > 1 for m in inst.models):
         bare = inst.model_copy(update={"models": tuple(m.model_copy(update={"min_instances": 1})
                                                         for m in inst.models)})
@@ -549,7 +551,8 @@ def _rounded(problem: Problem, table: dict[Key, Capacity], bound: float | None) 
     costs = {g.cost for g in problem.instance.gpus if problem.catalog.get(g.type).type in usable}
     if len(costs) == 1:
         w = costs.pop()
-        return w * math.ceil(bound / w - 1e-7)
+        gpus = bound / w
+        return w * math.ceil(gpus - 1e-7 * max(1.0, gpus))  # relative: LP noise grows with the fleet
     return bound
 
 

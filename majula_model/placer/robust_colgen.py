@@ -205,8 +205,8 @@ def generate(problem: Problem, table: dict[Key, Capacity], models: list[str], cl
                 out.bound = lag * cost_scale if out.bound is None else max(out.bound, lag * cost_scale)
             if new:
                 continue
-            if phase1:
-                return "infeasible" if proven else "stopped"
+            if phase1:  # infeasible when even the Lagrangian bound of the slacks stays above 0
+                return "infeasible" if _lagrangian(value, excess, pools, size, node, None) > 1e-9 else "stopped"
             out.complete = proven
             if node > 1:  # the best node of every size at the final prices: the ILP's partial nodes
                 for t, pricer in pricers.items():
@@ -233,13 +233,15 @@ def _canon(gpus) -> tuple:
 
 
 def _lagrangian(value: float, excess: dict[str, float], pools: dict[str, tuple[int, float]],
-                size: dict[str, int], node: int, cost_scale: float) -> float:
-    """The restricted LP's value less what the unseen columns could still save (module docstring), scaled."""
+                size: dict[str, int], node: int, cost_scale: float | None) -> float:
+    """The restricted LP's value less what the unseen columns could still save (module docstring), scaled:
+    per type, the most any unit improves times the most units it can hold (the pool's, and in phase 2, with
+    ``cost_scale``, what a solution no dearer than the restricted LP can pay for)."""
     total = 0.0
     for t, over in excess.items():
         if over <= 0:
             continue
         n, cost = pools[t]
         units = n if node == 1 else n // node + 1
-        total += over * min(units, value / (cost / cost_scale))
+        total += over * (units if cost_scale is None else min(units, value / (cost / cost_scale)))
     return value - total

@@ -284,7 +284,10 @@ def _extend(problem: Problem, plan: Plan, runs: list[Run], offered: dict[str, fl
     """Extension of the default window (module docstring of ``confidence``, "Extension"): each group of models
     with an ``inconclusive`` verdict is simulated again on its own with its window doubled (and the warm-up its
     relaxation wants, within half the window), until every member's 99% interval decides or the requests would
-    pass ``EXTENSION_REQUESTS`` (per group) or ``EXTENSION_TOTAL`` (in all). ``models`` and ``instances`` are
+    pass ``EXTENSION_REQUESTS`` (per group) or ``EXTENSION_TOTAL`` (in all). Every member of the group is
+    scored again over the longer window (a time-shared partner decided at 95% is re-decided at 99%: one window
+    per group). The arrival streams are prefix-stable; a run's jitter draws are not (its seed spawns a new
+    child), so an extended window is a fresh draw of the service noise. ``models`` and ``instances`` are
     updated in place; returns the notes."""
     names = [m.name for m in problem.instance.models]
     index = {n: i for i, n in enumerate(names)}

@@ -169,6 +169,9 @@ def test_the_survivors_bound_proves_what_the_lp_cannot():
     plan = solve(pt)
     assert plan.status == "optimal" and len(plan.gpus) == 7 and survives(pt, plan) == []
     assert Counter(len(g.instances) for g in plan.gpus) == Counter({1: 7})
+    idle = build("idle", [("A30-24GB", 20, 1.0)], [("a", 100.0, 0.0)], recs, schema.Policy(), "min_gpus")
+    # found in review: with nothing to serve no unit is needed, so no k units' cost can be claimed
+    assert robust.survivor_bound(tolerant(idle, "node", 1, 4), capacity_table(pt), "highs", None, 0.0) is None
 
 
 def _cost(problem):
