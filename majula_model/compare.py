@@ -575,17 +575,17 @@ class DemandSweep:
 def _lifted(problem: "Problem", slack: int = 1) -> "Problem":
     """The pool lifted so that every strategy has GPUs enough: each pool at least ``slack`` times the bound of
     ``placer.api.unbounded`` (every model on whole instances of its best profile), taken as the largest over the
-    problem, its whole-GPU variant and both with one process per instance (the most restrictive strategies),
-    at the demand times ``1 + policy.headroom``. Unchanged where no bound can be computed (a model that meets
-    its SLO nowhere: every strategy then says so itself)."""
-    from .placer.api import scaled, unbounded
+    problem, its whole-GPU variant and both with one process per instance (the most restrictive strategies);
+    the bound itself counts headroom, instance floors and failure tolerance. Unchanged where no bound can be
+    computed (a model that meets its SLO nowhere: every strategy then says so itself)."""
+    from .placer.api import unbounded
 
     counts = [g.count for g in problem.instance.gpus]
     whole = whole_gpu_problem(problem)[0]
     variants = (problem, whole, _with_policy(problem, max_processes=1), _with_policy(whole, max_processes=1))
     for variant in variants:
         try:
-            lifted = unbounded(scaled(variant, 1.0 + problem.instance.policy.headroom))
+            lifted = unbounded(variant)
         except (Infeasible, InputError):
             continue
         counts = [max(c, slack * g.count) for c, g in zip(counts, lifted.instance.gpus)]

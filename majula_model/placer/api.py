@@ -317,12 +317,22 @@ def scaled(problem: Problem, factor: float) -> Problem:
 
 def unbounded(problem: Problem) -> Problem:
     """The same problem with every pool large enough to serve every demand on its own: for "how many should we
-    buy" rather than "does our fleet suffice". The bound puts each model on whole instances of its best profile."""
+    buy" rather than "does our fleet suffice". The bound puts each model on whole instances of its best profile,
+    one per GPU: ceil((1 + headroom) x demand / capacity) of them, at least its ``min_instances``. With
+    ``tolerate_failures``, k + 1 copies of that plan (a loss of k units leaves one copy whole), each copy in
+    whole nodes for the node domain."""
     table = _table(problem)
-    upper = sum(math.ceil(m.demand_rps / max((c.capacity_rps for k, c in table.items() if k[0] == m.name),
-                                             default=m.demand_rps)) for m in problem.instance.models)
-    pools = tuple(g.model_copy(update={"count": max(g.count, upper)}) for g in problem.instance.gpus)
-    return replace(problem, instance=problem.instance.model_copy(update={"gpus": pools}))
+    inst = problem.instance
+    grow = 1.0 + inst.policy.headroom
+    upper = sum(max(m.min_instances, math.ceil(grow * m.demand_rps / max(
+        (c.capacity_rps for k, c in table.items() if k[0] == m.name), default=m.demand_rps)))
+        for m in inst.models if m.demand_rps > 0)
+    tol = inst.policy.tolerate_failures
+    if tol is not None:
+        per_copy = upper if tol.domain == "gpu" else -(-upper // inst.gpus_per_node) * inst.gpus_per_node
+        upper = (tol.count + 1) * per_copy
+    pools = tuple(g.model_copy(update={"count": max(g.count, upper)}) for g in inst.gpus)
+    return replace(problem, instance=inst.model_copy(update={"gpus": pools}))
 
 
 def sweep(problem: Problem, factors: list[float], *, time_limit: float | None = None,

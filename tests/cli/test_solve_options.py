@@ -52,3 +52,25 @@ def test_sweep_cli(capsys):
     doc = json.loads(capsys.readouterr().out)
     assert [p["factor"] for p in doc["sweep"]] == [1.0, 2.0]
     assert main(["solve", DEFAULT, "--sweep", "1,-2"]) == 2
+
+
+def test_the_unbounded_pool_counts_headroom_floors_and_failures():
+    """Found as a leftover of issue 14: the lifted pool ignored headroom (compare worked around it) and failure
+    tolerance, so 'how many should we buy' could come back infeasible for a protected plan."""
+    from dataclasses import replace as dc_replace
+
+    from majula_model import schema
+    from majula_model.placer import solve
+
+    problem = load_instance(ROOT / "instances" / "default.json")
+    tiny = dc_replace(problem, instance=problem.instance.model_copy(update={"gpus": tuple(
+        g.model_copy(update={"count": 1}) for g in problem.instance.gpus)}))
+    base = unbounded(tiny).instance.gpus[0].count
+    pol = tiny.instance.policy.model_copy(update={"headroom": 0.5})
+    assert unbounded(dc_replace(tiny, instance=tiny.instance.model_copy(update={"policy": pol}))).instance.gpus[0].count > base
+    tol = tiny.instance.policy.model_copy(update={"tolerate_failures": schema.FailureTolerance(domain="node", count=1)})
+    protected = dc_replace(tiny, instance=tiny.instance.model_copy(update={"policy": tol, "gpus_per_node": 8}))
+    lifted = unbounded(protected)
+    assert lifted.instance.gpus[0].count == 2 * (-(-base // 8) * 8)
+    plan = solve(lifted, "min_gpus", time_limit=60)  # the lifted pool always holds a protected plan
+    assert plan.gpus and plan.status in ("optimal", "feasible")
