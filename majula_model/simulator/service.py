@@ -25,11 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..perf.capacity import measured_points
-from ..hardware.catalog import FULL, GpuType
-from ..hardware.geometry import layout_problem
 from ..errors import InputError
 from ..problem.loading import Problem
-from ..schema import MeasurementRecord, Plan, PlanGpu, PlanInstance, PlanModelRun
+from ..schema import MeasurementRecord, Plan, PlanInstance, PlanModelRun
 
 Z99 = 2.3263478740408408
 """Standard normal 99th percentile (lognormal jitter: p99 / p50 = exp(sigma * Z99))."""
@@ -108,36 +106,6 @@ def service_table(latency_ms: float, batch: int, curve_batch: np.ndarray, curve_
     return table
 
 
-def _check_gpu(gtype: GpuType, g: PlanGpu, gi: int, plan_file: str | None) -> None:
-    """A plan the simulator replays must be one the hardware can hold: a valid MIG layout.
-
-    Why here: ``majula simulate`` reads plans written by hand or by other tools, not only by the placer. Rates
-    above ``capacity_rps`` are allowed: a hand-written plan may mean to overload an instance.
-    """
-    if [i.profile for i in g.instances] == [FULL]:
-        return
-    problem = layout_problem(gtype, [(i.profile, i.start) for i in g.instances])
-    if problem is not None:
-        raise InputError(f"invalid MIG layout on {gtype.type}: {problem}", file=plan_file,
-                         field=f"gpus[{gi}].instances")
-
-
-def _check_shared(inst: PlanInstance, where: str, plan_file: str | None) -> None:
-    """A shared instance runs one process per model; a time-shared one's cycle is the sum of its latencies."""
-    if inst.sharing == "none":
-        return
-    for mi, m in enumerate(inst.models):
-        if m.processes != 1:
-            raise InputError(f"a shared instance runs one process per model, got {m.processes}", file=plan_file,
-                             field=f"{where}.models[{mi}].processes")
-    if inst.sharing == "time":
-        total = sum(m.latency_ms for m in inst.models)
-        if inst.cycle_ms is None or abs(inst.cycle_ms - total) > 1e-6 * total:
-            got = "none" if inst.cycle_ms is None else f"{inst.cycle_ms:g} ms"
-            raise InputError(f"must equal the sum of the models' latency_ms ({total:g} ms), got {got}",
-                             file=plan_file, field=f"{where}.cycle_ms")
-
-
 def _service(tables: tuple[dict, dict], gpu: str, inst: PlanInstance,
              m: PlanModelRun) -> tuple[np.ndarray, float | None]:
     """Service-time table and jitter sigma of one run (module docstring: the slower of plan and measurement)."""
@@ -155,7 +123,9 @@ def _service(tables: tuple[dict, dict], gpu: str, inst: PlanInstance,
 
 
 def build_runs(problem: Problem, plan: Plan, plan_file: str | None = None) -> list[Run]:
-    """Every (instance, model) run of the plan with its service-time table."""
+    """Every (instance, model) run of the plan with its service-time table. The plan's layout, sharing and
+    cycles are checked by ``plan_validation.validate_plan`` (``simulate`` calls it first); only what indexing
+    needs is checked here."""
     cat, slo = problem.catalog, {m.name: m.slo_ms for m in problem.instance.models}
     tables = (_exact_points(problem), measured_points(problem))
     runs: list[Run] = []
@@ -163,9 +133,7 @@ def build_runs(problem: Problem, plan: Plan, plan_file: str | None = None) -> li
         gpu = cat.resolve(g.type)
         if gpu is None:
             raise InputError(f"unknown GPU type '{g.type}'", file=plan_file, field=f"gpus[{gi}].type")
-        _check_gpu(cat.gpus[gpu], g, gi, plan_file)
         for ii, inst in enumerate(g.instances):
-            _check_shared(inst, f"gpus[{gi}].instances[{ii}]", plan_file)
             for mi, m in enumerate(inst.models):
                 if m.name not in slo:
                     raise InputError(f"model '{m.name}' is not in the instance", file=plan_file,

@@ -9,6 +9,7 @@ from sim_support import plan, problem, record, shared_plan
 
 from majula_model.errors import InputError
 from majula_model.perf.queueing import poisson_capacity
+from majula_model.simulator.plan_validation import validate_plan
 from majula_model.simulator import SimOptions, simulate, simulate_queue
 from majula_model.simulator.service import build_runs
 
@@ -93,14 +94,17 @@ def test_jsq_and_proportional_with_mps(prob):
 
 
 def test_shared_runs_have_one_process(prob):
-    """The schema refuses processes > 1 in a shared instance; build_runs checks again (plans built in code)."""
+    """The schema refuses processes > 1 in a shared instance; the plan validator checks again (plans built in
+    code), before the simulator builds its runs."""
     p = mps_plan({"a": 10.0, "b": 10.0})
     inst = p.gpus[0].instances[0]
     bad_run = inst.models[1].model_copy(update={"processes": 2})
     bad = p.model_copy(update={"gpus": (p.gpus[0].model_copy(update={"instances": (
         inst.model_copy(update={"models": (inst.models[0], bad_run)}),)}),)})
     with pytest.raises(InputError, match=r"gpus\[0\]\.instances\[0\]\.models\[1\]\.processes: a shared instance"):
-        build_runs(prob, bad)
+        validate_plan(prob, bad)
+    with pytest.raises(InputError, match=r"a shared instance runs one process"):
+        simulate(prob, bad, SimOptions(duration_s=5))
 
 
 def test_solo_plans_are_unchanged(prob):
