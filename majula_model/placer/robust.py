@@ -100,8 +100,8 @@ from ..problem.problem import Problem
 from ..schema import Plan
 from .backends import backend
 from .decode import GpuAssignment, Slots, empty_plan, make_plan
-from .colgen import sharing_on
-from .formulation import build, pool_geometries, safe
+from .colgen import generate as generate_patterns, sharing_on
+from .formulation import build, build_pools, pool_geometries, safe
 from .solver import solve_formulation
 from .status import has_solution, relative_gap
 from .robust_colgen import generate
@@ -531,9 +531,6 @@ def solve_tolerant(problem: Problem, objective: str, table: dict[Key, Capacity],
 def _patterns(problem: Problem, table: dict[Key, Capacity], deadline: float | None):
     """The shared patterns a failure-tolerant unit may hold: all of them where few (``colgen.ENUMERATE_LIMIT``),
     else those the unprotected LP asks for (``colgen.generate``)."""
-    from .colgen import generate as generate_patterns
-    from .formulation import build_pools
-
     return generate_patterns(problem, table, "min_gpus", build_pools(problem, table),
                              deadline=time.perf_counter() + SHARING_SECONDS if deadline is None else deadline)
 

@@ -185,17 +185,17 @@ class GpuPricer:
             top = max(top, score)
             if score <= need + TOL * max(1.0, abs(need)):
                 continue
-            counts = self._back(layers, states, r_idx, rest_idx, take_idx, full, f, profiles)
+            counts = self._back(layers, states, r_idx, rest_idx, take_idx, full, profiles)
             found.append(Found((_slots(fill(self.shape, counts, Counter(dict(zip(
                 profiles, states[full].astype(int))))),),), score))
         found.sort(key=lambda u: -u.score)
         return found[:keep], top
 
     @staticmethod
-    def _back(layers, states, r_idx, rest_idx, take_idx, full, f_last, profiles) -> dict[str, Counter]:
+    def _back(layers, states, r_idx, rest_idx, take_idx, full, profiles) -> dict[str, Counter]:
         """Which slots each model took in the DP's optimum (backtracking its layers)."""
         counts: dict[str, Counter] = {}
-        r, f = full, f_last
+        r = full
         for m, v, prev in reversed(layers):
             rows = np.flatnonzero(r_idx == r)
             vals = prev[rest_idx[rows]] + v[take_idx[rows]]
@@ -203,7 +203,7 @@ class GpuPricer:
             x = states[take_idx[j]].astype(int)
             if x.any():
                 counts[m] = Counter({p: int(c) for p, c in zip(profiles, x) if c})
-            r, f = rest_idx[j], prev
+            r = rest_idx[j]
         return counts
 
 
